@@ -1,0 +1,1 @@
+"""StageSub: substitute musicians for orchestras, one database per orchestra."""

@@ -1,0 +1,53 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from stagesub.tenancy.isolation import check_orchestra, verify_isolation
+from stagesub.tenancy.models import Orchestra
+
+
+class Command(BaseCommand):
+    help = "Check one orchestra's database: reachable, stamp, identity, migrations, row counts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("subdomain")
+
+    def handle(self, *args, subdomain, **options):
+        orchestra = Orchestra.objects.select_related("server").filter(subdomain=subdomain.lower()).first()
+        if orchestra is None:
+            raise CommandError(f"no orchestra {subdomain!r}", returncode=1)
+        check = check_orchestra(orchestra, with_migrations=True)
+        shared = [
+            c.subdomain
+            for c in verify_isolation().checks
+            if c.identity and c.identity == check.identity and c.subdomain != check.subdomain
+        ]
+        out = self.stdout.write
+        out(f"{orchestra.name} ({orchestra.subdomain}), status {orchestra.status}")
+        out(f"  database:   {check.location}")
+        out(f"  reachable:  {'yes' if check.reachable else 'NO: ' + check.error}")
+        problems = []
+        if check.reachable:
+            out(f"  stamp:      {'ok' if check.stamp_ok else 'WRONG (' + str(check.stamp) + ')'}")
+            out(f"  identity:   {check.identity}")
+            if shared:
+                out(f"  SHARED with: {', '.join(shared)}")
+            pending = check.pending_migrations or []
+            out(f"  migrations: {'up to date' if not pending else 'PENDING ' + ', '.join(pending)}"
+                f"  (recorded: {check.recorded_migration_state})")
+            for label, count in check.counts.items():
+                out(f"  {label + ':':<11} {count}")
+            if not check.stamp_ok:
+                problems.append("stamp")
+            if shared:
+                problems.append("shared database")
+            if pending:
+                problems.append("pending migrations")
+            if check.error:
+                problems.append(check.error)
+        else:
+            problems.append("unreachable")
+        if problems:
+            out(self.style.ERROR(f"PROBLEM: {', '.join(problems)}"))
+            sys.exit(1)
+        out(self.style.SUCCESS("OK"))

@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from stagesub.tenancy import audit
+from stagesub.tenancy.isolation import verify_isolation
+from stagesub.tenancy.models import IsolationIncident
+
+
+class Command(BaseCommand):
+    help = "Mark an isolation incident resolved after the fix (re-verifies isolation first)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("incident", type=int)
+        parser.add_argument("--note", default="")
+        parser.add_argument("--by", default="operator")
+        parser.add_argument(
+            "--force", action="store_true", help="resolve even if verify_isolation still fails"
+        )
+
+    def handle(self, *args, incident, note, by, force, **options):
+        row = IsolationIncident.objects.filter(pk=incident).first()
+        if row is None:
+            raise CommandError(f"no incident #{incident}", returncode=1)
+        if row.resolved_at:
+            raise CommandError(f"incident #{incident} was already resolved {row.resolved_at:%Y-%m-%d %H:%M}", returncode=1)
+        report = verify_isolation()
+        if report.violations and not force:
+            raise CommandError(
+                "isolation is still violated: " + "; ".join(report.violations)
+                + " (fix it first, or pass --force)",
+                returncode=1,
+            )
+        row.resolved_at = timezone.now()
+        row.resolved_by = by
+        row.resolution_note = note
+        row.save(update_fields=["resolved_at", "resolved_by", "resolution_note"])
+        audit.record("isolation.incident_resolved", actor_label=by, incident=row.pk, note=note)
+        self.stdout.write(self.style.SUCCESS(f"Incident #{incident} resolved."))

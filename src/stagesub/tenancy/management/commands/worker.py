@@ -1,0 +1,40 @@
+import logging
+import time
+import uuid
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+from django_tasks_db.management.commands.db_worker import Worker
+
+from stagesub.tenancy.scheduler import run_due_jobs
+
+logger = logging.getLogger("stagesub.worker")
+
+
+class Command(BaseCommand):
+    help = "Run background tasks and periodic jobs (isolation monitor, ...). --once: one pass, then exit."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
+        parser.add_argument("--interval", type=float, default=2.0, help="seconds between passes")
+
+    def handle(self, *args, once, interval, **options):
+        worker_id = f"stagesub-{uuid.uuid4().hex[:8]}"
+        while True:
+            close_old_connections()
+            for name, result in run_due_jobs():
+                self.stdout.write(f"[{name}] {result}")
+            # Drain the task queue (provisioning from the console, ...), then come back.
+            Worker(
+                queue_names=["*"],
+                interval=0,
+                batch=True,
+                backend_name="default",
+                startup_delay=False,
+                max_tasks=None,
+                worker_id=worker_id,
+                excluded_queue_names=[],
+            ).run()
+            if once:
+                return
+            time.sleep(interval)

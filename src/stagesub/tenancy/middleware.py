@@ -1,0 +1,59 @@
+"""Request routing: the Host header picks the orchestra, whose database is bound for the request."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.shortcuts import render
+
+from stagesub.tenancy.binding import directory
+from stagesub.tenancy.context import TenancyError, bind
+from stagesub.tenancy.hosts import parse_host
+from stagesub.tenancy.models import Orchestra
+
+logger = logging.getLogger("stagesub.tenancy")
+
+PLATFORM_URLCONF = "stagesub.urls_platform"
+ORCHESTRA_URLCONF = "stagesub.urls_orchestra"
+
+
+class OrchestraRoutingMiddleware:
+    """Bind the host's orchestra for the whole request, or serve the platform, or refuse.
+
+    * the bare base domain: platform pages (landing, superadmin, login); nothing bound;
+    * ``<subdomain>.<base>`` of an active orchestra: that orchestra's pages, its database bound;
+    * a suspended orchestra: the "suspended" page; unknown or not servable: 404. Never another.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        match = parse_host(request.get_host(), settings.BASE_DOMAIN)
+        request.orchestra = None
+        if match.is_platform:
+            request.urlconf = PLATFORM_URLCONF
+            return self.get_response(request)
+        if not match.is_orchestra:
+            return render(request, "tenancy/no_orchestra.html", status=404)
+        orchestra, binding = directory.lookup(match.subdomain)
+        if orchestra is None or binding is None:
+            if orchestra is not None and orchestra.status == Orchestra.Status.SUSPENDED:
+                return render(
+                    request, "tenancy/suspended.html", {"suspended": orchestra}, status=403
+                )
+            return render(request, "tenancy/no_orchestra.html", status=404)
+        request.orchestra = orchestra
+        request.urlconf = ORCHESTRA_URLCONF
+        with bind(binding):
+            return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, TenancyError):
+            # A wrong stamp or a refused cross-orchestra query: never serve, always shout.
+            logger.critical(
+                "tenancy refusal on %s %s: %s", request.get_host(), request.path, exception
+            )
+            return render(request, "tenancy/unavailable.html", status=503)
+        return None

@@ -1,0 +1,196 @@
+"""Control-plane models: the orchestra registry and what the platform knows about each database."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+SUBDOMAIN_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
+# Names that must never become an orchestra's subdomain: they are, or may become, the platform's.
+RESERVED_SUBDOMAINS = frozenset(
+    {"www", "admin", "superadmin", "api", "app", "static", "media", "mail", "smtp", "login",
+     "dashboard", "demo", "test", "status", "help", "support", "docs", "stagesub", "template"}
+)
+subdomain_validator = RegexValidator(
+    SUBDOMAIN_PATTERN,
+    _("Use 1–40 lower-case letters a–z, digits and hyphens, not starting or ending with a hyphen."),
+)
+
+
+class DatabaseServer(models.Model):
+    """A place orchestra databases live: a PostgreSQL server, or the embedded SQLite data directory."""
+
+    class Kind(models.TextChoices):
+        SQLITE = "sqlite", "SQLite"
+        POSTGRESQL = "postgresql", "PostgreSQL"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        DRAINING = "draining", _("draining (no new orchestras)")
+        OFFLINE = "offline", _("offline")
+
+    name = models.SlugField(max_length=60, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # Connection URL without a database name (PostgreSQL), or the data directory (SQLite).
+    # Encrypted because PostgreSQL URLs carry the administrator password.
+    url_encrypted = models.TextField()
+    region = models.CharField(max_length=40, blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    @property
+    def url(self) -> str:
+        from stagesub.crypto import decrypt_secret
+
+        return decrypt_secret(self.url_encrypted)
+
+    def set_url(self, url: str) -> None:
+        from stagesub.crypto import encrypt_secret
+
+        self.url_encrypted = encrypt_secret(url)
+
+
+class Orchestra(models.Model):
+    class Status(models.TextChoices):
+        PROVISIONING = "provisioning", _("provisioning")
+        ACTIVE = "active", _("active")
+        SUSPENDED = "suspended", _("suspended")
+        ARCHIVED = "archived", _("archived")
+        FAILED = "failed", _("failed")
+
+    class Plan(models.TextChoices):
+        SMALL = "small", _("Small")
+        MEDIUM = "medium", _("Medium")
+        ENTERPRISE = "enterprise", _("Enterprise")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subdomain = models.CharField(max_length=40, unique=True, validators=[subdomain_validator])
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING)
+    contact_name = models.CharField(max_length=200, blank=True, default="")
+    contact_email = models.EmailField(blank=True, default="")
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.MEDIUM)
+    max_musicians = models.PositiveIntegerField(default=200)
+    max_projects = models.PositiveIntegerField(default=20)
+
+    # Where the database lives: a server plus a name on it (PostgreSQL database name, or the
+    # SQLite file name inside the data directory). Unique together across all orchestras.
+    server = models.ForeignKey(DatabaseServer, on_delete=models.PROTECT, null=True, blank=True)
+    database_name = models.CharField(max_length=200, null=True, blank=True)
+    # PostgreSQL only: the orchestra's own role, which alone may connect to its database.
+    database_user = models.CharField(max_length=100, blank=True, default="")
+    database_password_encrypted = models.TextField(blank=True, default="")
+    # Physical identity seen when the database was provisioned or adopted (system identifier +
+    # OID, or device + inode); isolation checks compare live identities, not URL strings.
+    physical_identity = models.CharField(max_length=100, blank=True, default="")
+    adopted = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "database_name"], name="orchestra_database_location_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.subdomain})"
+
+    @property
+    def has_database(self) -> bool:
+        return self.server_id is not None and bool(self.database_name)
+
+    @property
+    def is_servable(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    def url(self, base_domain: str | None = None, scheme: str = "http", port: str = "") -> str:
+        domain = base_domain or settings.BASE_DOMAIN
+        return f"{scheme}://{self.subdomain}.{domain}{port}/"
+
+
+class MigrationState(models.Model):
+    """The schema state the platform recorded for one orchestra database."""
+
+    class Status(models.TextChoices):
+        OK = "ok", _("up to date")
+        FAILED = "failed", _("failed")
+        PENDING = "pending", _("pending")
+
+    orchestra = models.OneToOneField(Orchestra, on_delete=models.CASCADE, related_name="migration")
+    # Hash of the orchestra apps' latest migrations that were applied (see tenancy.fleet).
+    applied_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    last_error = models.TextField(blank=True, default="")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.orchestra.subdomain}: {self.status}"
+
+
+class IsolationIncident(models.Model):
+    """Two or more orchestras found sharing one physical database (or a wrong stamp)."""
+
+    opened_at = models.DateTimeField(auto_now_add=True)
+    summary = models.TextField()
+    details = models.JSONField(default=dict)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True, default="")
+    resolution_note = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-opened_at"]
+
+    def __str__(self) -> str:
+        state = "resolved" if self.resolved_at else "OPEN"
+        return f"#{self.pk} {state}: {self.summary}"
+
+    @classmethod
+    def open_incidents(cls):
+        return cls.objects.filter(resolved_at__isnull=True)
+
+
+class AuditEvent(models.Model):
+    """Platform audit log: who did what to which orchestra, from where."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=60, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    actor_label = models.CharField(max_length=150, blank=True, default="")
+    orchestra = models.ForeignKey(Orchestra, on_delete=models.SET_NULL, null=True, blank=True)
+    orchestra_label = models.CharField(max_length=40, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.orchestra_label}"
+
+
+class PeriodicRun(models.Model):
+    """When each periodic job of the worker last ran (so restarts do not re-run everything)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    last_run_at = models.DateTimeField()
+    last_result = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_run_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,14 @@
+"""URLs of an orchestra's host (<subdomain>.<base domain>); its database is bound for the request."""
+
+from django.urls import path
+
+from stagesub.accounts.views import LoginView, LogoutView
+from stagesub.orchestra.views import home
+from stagesub.views import set_language
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("language/", set_language, name="set_language"),
+]
