@@ -18,3 +18,16 @@ class DatabaseStamp(models.Model):
 
     def __str__(self) -> str:
         return f"stamp {self.subdomain} {self.orchestra_id}"
+
+
+class IdSequence(models.Model):
+    """Counters behind readable ids (MUS001, PROJ001, ...): they only ever grow.
+
+    Deleting or archiving never gives a number back; see stagesub.orchestra.ids.
+    """
+
+    prefix = models.CharField(max_length=10, unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}: {self.last_number}"

@@ -67,3 +67,13 @@ def bind(binding: Binding) -> Iterator[Binding]:
         yield binding
     finally:
         _binding.reset(token)
+
+
+def orchestra_atomic(**kwargs):
+    """``transaction.atomic`` on the bound orchestra's database.
+
+    Plain ``transaction.atomic()`` means the *control* database; orchestra code must use this.
+    """
+    from django.db import transaction
+
+    return transaction.atomic(using=current_binding().alias, **kwargs)

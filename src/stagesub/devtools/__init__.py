@@ -1,0 +1,1 @@
+"""Tools for developers and tests (a local PostgreSQL server); never imported by the product."""

@@ -1,0 +1,92 @@
+"""verify_isolation / monitor_isolation / check_database / resolve_incident, on real databases."""
+
+import json
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from stagesub.tenancy.isolation import verify_isolation
+from stagesub.tenancy.models import IsolationIncident, Orchestra
+from tests.conftest import point_at_same_database
+from stagesub.tenancy.provisioning import ProvisioningRefused, ProvisionRequest, create_orchestra
+
+
+def _run(command, *args):
+    try:
+        call_command(command, *args)
+    except SystemExit as exit_:
+        return exit_.code
+    return 0
+
+
+def test_isolated_orchestras_pass(goteborg, malmo, capsys):
+    assert _run("verify_isolation") == 0
+    out = capsys.readouterr().out
+    assert "All 2 orchestras have their own database" in out
+
+
+def test_shared_physical_database_detected_with_exit_1(goteborg, malmo, tmp_path, capsys):
+    point_at_same_database(malmo, goteborg, tmp_path)
+    report = verify_isolation()
+    assert report.exit_code == 1
+    assert any("goteborg, malmo" in v for v in report.violations)
+    assert _run("verify_isolation", "--json") == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["isolated"] is False
+    shared = {o["subdomain"]: o["shared_with"] for o in data["orchestras"]}
+    assert shared == {"goteborg": ["malmo"], "malmo": ["goteborg"]}
+
+
+def test_unreachable_database_exit_2(goteborg, malmo):
+    Orchestra.objects.filter(pk=malmo.pk).update(database_name=malmo.database_name + "_gone")
+    if malmo.server.kind == "sqlite":
+        # SQLite would create an empty file on connect; make the directory unreadable instead.
+        Orchestra.objects.filter(pk=malmo.pk).update(database_name="missing-dir/x.sqlite3")
+    report = verify_isolation()
+    assert report.exit_code == 2, report.as_dict()
+
+
+def test_monitor_opens_incident_emails_superadmins_and_blocks_creation(
+    goteborg, malmo, superadmin, tmp_path
+):
+    point_at_same_database(malmo, goteborg, tmp_path)
+    assert _run("monitor_isolation") == 1
+    incident = IsolationIncident.open_incidents().get()
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [superadmin.email]
+    assert "CRITICAL" in mail.outbox[0].subject
+    # a second run while still open: same incident, no second e-mail
+    assert _run("monitor_isolation") == 1
+    assert IsolationIncident.open_incidents().count() == 1 and len(mail.outbox) == 1
+    with pytest.raises(ProvisioningRefused, match="blocked"):
+        create_orchestra(ProvisionRequest(subdomain="new", name="New", admin_email="n@example.org"))
+    # resolving is refused while the violation remains
+    with pytest.raises(CommandError, match="still violated"):
+        call_command("resolve_incident", str(incident.pk))
+    # fix: give malmo its own database back, then resolve
+    Orchestra.objects.filter(pk=malmo.pk).update(
+        server=malmo.server, database_name=malmo.database_name,
+        database_user=malmo.database_user, database_password_encrypted=malmo.database_password_encrypted,
+    )
+    call_command("resolve_incident", str(incident.pk), "--note", "repointed malmo")
+    assert not IsolationIncident.open_incidents().exists()
+    create_orchestra(ProvisionRequest(subdomain="new", name="New", admin_email="n@example.org"))
+
+
+def test_check_database(goteborg, malmo, tmp_path, capsys):
+    assert _run("check_database", "goteborg") == 0
+    assert "OK" in capsys.readouterr().out
+    point_at_same_database(malmo, goteborg, tmp_path)
+    assert _run("check_database", "malmo") == 1
+    out = capsys.readouterr().out
+    assert "SHARED with: goteborg" in out and "stamp:      WRONG" in out
+    with pytest.raises(CommandError, match="no orchestra"):
+        call_command("check_database", "nowhere")
+
+
+@pytest.mark.django_db(transaction=True)  # the worker closes connections between passes
+def test_worker_runs_the_monitor(goteborg, malmo, tmp_path, superadmin):
+    point_at_same_database(malmo, goteborg, tmp_path)
+    call_command("worker", "--once")
+    assert IsolationIncident.open_incidents().count() == 1

@@ -1,0 +1,160 @@
+"""Provisioning: complete orchestras, refusals, and nothing left behind by a failure."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from stagesub.orchestra.models import DatabaseStamp
+from stagesub.tenancy import use_orchestra
+from stagesub.tenancy.backends import PostgresBackend, backend_for, default_server
+from stagesub.tenancy.models import IsolationIncident, MigrationState, Orchestra
+from stagesub.tenancy.provisioning import (
+    PROVISION_STEPS,
+    ProvisioningRefused,
+    ProvisionRequest,
+    create_orchestra,
+)
+from stagesub.tenancy.seeding import _seed_steps, seed_step
+from tests.conftest import PASSWORD
+
+
+def _request(subdomain="goteborg", **kwargs):
+    kwargs.setdefault("admin_password", PASSWORD)
+    return ProvisionRequest(
+        subdomain=subdomain, name="Göteborgs Symfoniker", admin_email="a@example.org", **kwargs
+    )
+
+
+def _databases_on_server(server) -> set[str]:
+    backend = backend_for(server)
+    if isinstance(backend, PostgresBackend):
+        with backend.connect_admin() as conn:
+            rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'stagesub\\_%%'").fetchall()
+        return {r[0] for r in rows if not r[0].startswith("stagesub_template_")}
+    return {p.name for p in backend.directory.glob("*.sqlite3")}
+
+
+def _roles_on_server(server) -> set[str]:
+    backend = backend_for(server)
+    if not isinstance(backend, PostgresBackend):
+        return set()
+    with backend.connect_admin() as conn:
+        return {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'stagesub\\_%%'")}
+
+
+def test_provisioned_orchestra_is_complete(db, backend):
+    steps = []
+    result = create_orchestra(_request(), progress=steps.append)
+    orchestra = result.orchestra
+    assert steps == [key for key, _ in PROVISION_STEPS]
+    assert orchestra.status == Orchestra.Status.ACTIVE
+    assert orchestra.server.kind == backend
+    assert "goteborg" in orchestra.database_name
+    assert MigrationState.objects.get(orchestra=orchestra).status == MigrationState.Status.OK
+    admin = get_user_model().objects.get(username="goteborg-admin")
+    assert admin.role == "admin" and admin.orchestra == orchestra
+    assert admin.check_password(PASSWORD)
+    with use_orchestra(orchestra):
+        assert DatabaseStamp.objects.get().orchestra_id == orchestra.id
+    if backend == "postgresql":
+        assert orchestra.database_user and orchestra.database_password_encrypted
+        assert orchestra.database_password_encrypted.find(orchestra.database_user) == -1
+
+
+def test_generated_password_when_none_given(db, monkeypatch):
+    monkeypatch.delenv("STAGESUB_ADMIN_PASSWORD", raising=False)
+    result = create_orchestra(_request(admin_password=None))
+    assert result.password_generated and len(result.admin_password) >= 16
+    assert get_user_model().objects.get(username="goteborg-admin").check_password(result.admin_password)
+
+
+@pytest.mark.parametrize("failing_step", [key for key, _ in PROVISION_STEPS if key != "validate"])
+def test_failure_at_any_step_leaves_nothing_behind(db, failing_step):
+    server = default_server()
+    databases_before = _databases_on_server(server)
+    roles_before = _roles_on_server(server)
+
+    def progress(step):
+        if step == failing_step:
+            raise RuntimeError(f"injected failure at {step}")
+
+    with pytest.raises(RuntimeError, match="injected"):
+        create_orchestra(_request(), progress=progress)
+    assert not Orchestra.objects.filter(subdomain="goteborg").exists()
+    assert not get_user_model().objects.filter(username="goteborg-admin").exists()
+    assert _databases_on_server(server) == databases_before
+    assert _roles_on_server(server) == roles_before
+
+
+def test_failing_seed_step_rolls_back(db):
+    @seed_step("tests.broken", order=999)
+    def broken(orchestra):
+        raise ValueError("seed data is broken")
+
+    try:
+        with pytest.raises(ValueError, match="seed data is broken"):
+            create_orchestra(_request())
+    finally:
+        _seed_steps.pop("tests.broken")
+    assert not Orchestra.objects.filter(subdomain="goteborg").exists()
+
+
+@pytest.mark.parametrize(
+    ("subdomain", "message"),
+    [("Bad_Name", "invalid subdomain"), ("www", "reserved"), ("-x", "invalid"), ("a" * 41, "invalid")],
+)
+def test_invalid_subdomains_refused(db, subdomain, message):
+    with pytest.raises(ProvisioningRefused, match=message):
+        create_orchestra(_request(subdomain))
+
+
+def test_taken_subdomain_refused_naming_the_holder(goteborg):
+    with pytest.raises(ProvisioningRefused, match="already taken by Göteborgs Symfoniker"):
+        create_orchestra(_request("goteborg", admin_username="other"))
+
+
+def test_open_isolation_incident_blocks_new_orchestras(db):
+    incident = IsolationIncident.objects.create(summary="shared database x: a, b")
+    with pytest.raises(ProvisioningRefused, match=f"incident #{incident.pk}"):
+        create_orchestra(_request())
+    with pytest.raises(CommandError, match="blocked"):
+        call_command("create_orchestra", subdomain="x1", name="X", admin_email="x@example.org")
+
+
+def test_adopting_a_database_used_by_another_orchestra_is_refused(goteborg, backend):
+    url = _url_of(goteborg)
+    with pytest.raises(ProvisioningRefused, match="goteborg"):
+        create_orchestra(_request("other", admin_username="o", database_url=url))
+    assert not Orchestra.objects.filter(subdomain="other").exists()
+
+
+def test_adopting_the_same_database_under_another_spelling_is_refused(goteborg, backend, tmp_path):
+    # The same database reached by a different URL text: caught by stamp / physical identity.
+    if backend == "sqlite":
+        link = tmp_path / "elsewhere"
+        link.symlink_to(goteborg.server.url)
+        url = f"sqlite:///{link / goteborg.database_name}"
+    else:
+        from stagesub.urlconfig import database_settings
+
+        admin = database_settings(goteborg.server.url)
+        url = f"postgresql://postgres@/{goteborg.database_name}?host={admin['HOST']}&application_name=x"
+    with pytest.raises(ProvisioningRefused, match="Göteborgs Symfoniker"):
+        create_orchestra(_request("other", admin_username="o", database_url=url))
+    assert not Orchestra.objects.filter(subdomain="other").exists()
+
+
+def test_create_orchestra_command(db, capsys):
+    call_command("create_orchestra", subdomain="uppsala", name="Uppsala", admin_email="u@example.org")
+    out = capsys.readouterr().out
+    assert "uppsala-admin" in out and "shown once" in out
+    with pytest.raises(CommandError, match="already taken"):
+        call_command("create_orchestra", subdomain="uppsala", name="Uppsala", admin_email="u@example.org")
+
+
+def _url_of(orchestra) -> str:
+    if orchestra.server.kind == "sqlite":
+        return f"sqlite:///{orchestra.server.url}/{orchestra.database_name}"
+    base = orchestra.server.url
+    return base.replace("/postgres?", f"/{orchestra.database_name}?")
