@@ -27,7 +27,9 @@ def start_postgres(root: Path) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     if BACKEND not in ("sqlite", "postgresql"):
-        raise pytest.UsageError(f"STAGESUB_TEST_BACKEND must be sqlite or postgresql, not {BACKEND!r}")
+        raise pytest.UsageError(
+            f"STAGESUB_TEST_BACKEND must be sqlite or postgresql, not {BACKEND!r}"
+        )
     root = Path(tempfile.mkdtemp(prefix="stagesub-test-"))
     os.environ["STAGESUB_DATA_DIR"] = str(root / "data")
     os.environ["STAGESUB_SECRET_KEY"] = "test-only-secret-key-not-for-production-0123456789abcdef"
@@ -89,4 +91,6 @@ def _allow_orchestra_aliases_in_django_test_cases() -> None:
 
         return ensure_connection
 
-    testcases.SimpleTestCase.ensure_connection_patch_method = classmethod(ensure_connection_patch_method)
+    testcases.SimpleTestCase.ensure_connection_patch_method = classmethod(
+        ensure_connection_patch_method
+    )

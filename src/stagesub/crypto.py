@@ -35,4 +35,6 @@ def decrypt_secret(ciphertext: str) -> str:
     try:
         return _fernet(settings.SECRET_KEY).decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable("stored secret cannot be decrypted with this deployment's key") from exc
+        raise SecretUnreadable(
+            "stored secret cannot be decrypted with this deployment's key"
+        ) from exc

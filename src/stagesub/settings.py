@@ -50,7 +50,9 @@ ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
 TENANT_SERVER_URL = os.environ.get("STAGESUB_TENANT_SERVER_URL", "").strip()
 
 # Open orchestra connections one thread keeps before closing the least recently used.
-MAX_OPEN_ORCHESTRA_CONNECTIONS = int(os.environ.get("STAGESUB_MAX_OPEN_ORCHESTRA_CONNECTIONS", "32"))
+MAX_OPEN_ORCHESTRA_CONNECTIONS = int(
+    os.environ.get("STAGESUB_MAX_OPEN_ORCHESTRA_CONNECTIONS", "32")
+)
 # Seconds an orchestra connection is kept open between requests (Django's CONN_MAX_AGE).
 ORCHESTRA_CONN_MAX_AGE = int(os.environ.get("STAGESUB_ORCHESTRA_CONN_MAX_AGE", "300"))
 # How often `stagesub worker` runs the isolation monitor, in seconds.
@@ -106,7 +108,9 @@ TEMPLATES = [
     }
 ]
 
-_control_url = os.environ.get("STAGESUB_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'control.sqlite3'}"
+_control_url = (
+    os.environ.get("STAGESUB_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'control.sqlite3'}"
+)
 DATABASES = {"default": database_settings(_control_url)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {
@@ -125,8 +129,10 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
@@ -188,6 +194,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "stagesub": {"handlers": ["console"], "level": os.environ.get("STAGESUB_LOG_LEVEL", "INFO")},
+        "stagesub": {
+            "handlers": ["console"],
+            "level": os.environ.get("STAGESUB_LOG_LEVEL", "INFO"),
+        },
     },
 }

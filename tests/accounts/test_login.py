@@ -59,7 +59,10 @@ def test_login_throttled_after_repeated_failures(goteborg, settings):
     settings.LOGIN_THROTTLE_ATTEMPTS = 3
     client = host_client(goteborg)
     for _ in range(3):
-        assert client.post("/login/", {"username": "goteborg-admin", "password": "nope"}).status_code == 200
+        assert (
+            client.post("/login/", {"username": "goteborg-admin", "password": "nope"}).status_code
+            == 200
+        )
     response = client.post("/login/", {"username": "goteborg-admin", "password": PASSWORD})
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session

@@ -53,18 +53,16 @@ def test_use_orchestra_binds_its_own_database_and_restores(goteborg, malmo):
 def test_use_orchestra_by_id_and_unknown(goteborg):
     with use_orchestra(str(goteborg.id)) as bound:
         assert bound.subdomain == "goteborg"
-    with pytest.raises(UnknownOrchestra):
-        with use_orchestra("nowhere"):
-            pass
+    with pytest.raises(UnknownOrchestra), use_orchestra("nowhere"):
+        pass
 
 
 def test_explicit_using_of_another_orchestra_is_refused_by_the_guard(goteborg, malmo):
     # The router is bypassed by .using(); the connection guard is the second barrier.
     with use_orchestra(malmo):
         pass  # registers malmo's alias
-    with use_orchestra(goteborg):
-        with pytest.raises(CrossOrchestraAccess):
-            list(DatabaseStamp.objects.using(connections.alias_for(malmo.id)).all())
+    with use_orchestra(goteborg), pytest.raises(CrossOrchestraAccess):
+        list(DatabaseStamp.objects.using(connections.alias_for(malmo.id)).all())
 
 
 def test_a_new_thread_starts_unbound(goteborg):
@@ -90,9 +88,8 @@ def test_stamp_mismatch_refuses_the_connection(goteborg, malmo, tmp_path):
     point_at_same_database(malmo, goteborg, tmp_path)
     malmo = Orchestra.objects.select_related("server").get(pk=malmo.pk)
     # when malmo is used / then the stamp check refuses before any query runs
-    with pytest.raises(StampMismatch):
-        with use_orchestra(malmo):
-            DatabaseStamp.objects.count()
+    with pytest.raises(StampMismatch), use_orchestra(malmo):
+        DatabaseStamp.objects.count()
 
 
 @override_settings(MAX_OPEN_ORCHESTRA_CONNECTIONS=3)

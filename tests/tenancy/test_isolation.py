@@ -9,8 +9,8 @@ from django.core.management.base import CommandError
 
 from stagesub.tenancy.isolation import verify_isolation
 from stagesub.tenancy.models import IsolationIncident, Orchestra
-from tests.conftest import point_at_same_database
 from stagesub.tenancy.provisioning import ProvisioningRefused, ProvisionRequest, create_orchestra
+from tests.conftest import point_at_same_database
 
 
 def _run(command, *args):
@@ -66,8 +66,10 @@ def test_monitor_opens_incident_emails_superadmins_and_blocks_creation(
         call_command("resolve_incident", str(incident.pk))
     # fix: give malmo its own database back, then resolve
     Orchestra.objects.filter(pk=malmo.pk).update(
-        server=malmo.server, database_name=malmo.database_name,
-        database_user=malmo.database_user, database_password_encrypted=malmo.database_password_encrypted,
+        server=malmo.server,
+        database_name=malmo.database_name,
+        database_user=malmo.database_user,
+        database_password_encrypted=malmo.database_password_encrypted,
     )
     call_command("resolve_incident", str(incident.pk), "--note", "repointed malmo")
     assert not IsolationIncident.open_incidents().exists()

@@ -30,7 +30,9 @@ def _databases_on_server(server) -> set[str]:
     backend = backend_for(server)
     if isinstance(backend, PostgresBackend):
         with backend.connect_admin() as conn:
-            rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'stagesub\\_%%'").fetchall()
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'stagesub\\_%%'"
+            ).fetchall()
         return {r[0] for r in rows if not r[0].startswith("stagesub_template_")}
     return {p.name for p in backend.directory.glob("*.sqlite3")}
 
@@ -40,7 +42,10 @@ def _roles_on_server(server) -> set[str]:
     if not isinstance(backend, PostgresBackend):
         return set()
     with backend.connect_admin() as conn:
-        return {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'stagesub\\_%%'")}
+        return {
+            r[0]
+            for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'stagesub\\_%%'")
+        }
 
 
 def test_provisioned_orchestra_is_complete(db, backend):
@@ -66,7 +71,11 @@ def test_generated_password_when_none_given(db, monkeypatch):
     monkeypatch.delenv("STAGESUB_ADMIN_PASSWORD", raising=False)
     result = create_orchestra(_request(admin_password=None))
     assert result.password_generated and len(result.admin_password) >= 16
-    assert get_user_model().objects.get(username="goteborg-admin").check_password(result.admin_password)
+    assert (
+        get_user_model()
+        .objects.get(username="goteborg-admin")
+        .check_password(result.admin_password)
+    )
 
 
 @pytest.mark.parametrize("failing_step", [key for key, _ in PROVISION_STEPS if key != "validate"])
@@ -102,7 +111,12 @@ def test_failing_seed_step_rolls_back(db):
 
 @pytest.mark.parametrize(
     ("subdomain", "message"),
-    [("Bad_Name", "invalid subdomain"), ("www", "reserved"), ("-x", "invalid"), ("a" * 41, "invalid")],
+    [
+        ("Bad_Name", "invalid subdomain"),
+        ("www", "reserved"),
+        ("-x", "invalid"),
+        ("a" * 41, "invalid"),
+    ],
 )
 def test_invalid_subdomains_refused(db, subdomain, message):
     with pytest.raises(ProvisioningRefused, match=message):
@@ -146,11 +160,15 @@ def test_adopting_the_same_database_under_another_spelling_is_refused(goteborg, 
 
 
 def test_create_orchestra_command(db, capsys):
-    call_command("create_orchestra", subdomain="uppsala", name="Uppsala", admin_email="u@example.org")
+    call_command(
+        "create_orchestra", subdomain="uppsala", name="Uppsala", admin_email="u@example.org"
+    )
     out = capsys.readouterr().out
     assert "uppsala-admin" in out and "shown once" in out
     with pytest.raises(CommandError, match="already taken"):
-        call_command("create_orchestra", subdomain="uppsala", name="Uppsala", admin_email="u@example.org")
+        call_command(
+            "create_orchestra", subdomain="uppsala", name="Uppsala", admin_email="u@example.org"
+        )
 
 
 def _url_of(orchestra) -> str:

@@ -28,8 +28,12 @@ class HostAuthenticationForm(AuthenticationForm):
         ip = audit.client_ip(self.request)
         if throttling.is_throttled(ip=ip, username=username):
             self.throttled = True
-            audit.record("login.throttled", request=self.request,
-                         orchestra=self.request.orchestra, username=username[:150])
+            audit.record(
+                "login.throttled",
+                request=self.request,
+                orchestra=self.request.orchestra,
+                username=username[:150],
+            )
             raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
         try:
             return super().clean()

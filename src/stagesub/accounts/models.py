@@ -35,7 +35,9 @@ class User(AbstractUser):
         return self.role == self.Role.SUPERADMIN
 
     def belongs_to(self, orchestra) -> bool:
-        return orchestra is not None and not self.is_superadmin and self.orchestra_id == orchestra.pk
+        return (
+            orchestra is not None and not self.is_superadmin and self.orchestra_id == orchestra.pk
+        )
 
 
 class LoginAttempt(models.Model):
@@ -45,3 +47,6 @@ class LoginAttempt(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
     username = models.CharField(max_length=150, db_index=True)
     host = models.CharField(max_length=255, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username} from {self.ip}"

@@ -21,7 +21,9 @@ def next_readable_id(prefix: str) -> str:
     with orchestra_atomic():
         IdSequence.objects.get_or_create(prefix=prefix)
         IdSequence.objects.filter(prefix=prefix).update(last_number=F("last_number") + 1)
-        number = IdSequence.objects.filter(prefix=prefix).values_list("last_number", flat=True).get()
+        number = (
+            IdSequence.objects.filter(prefix=prefix).values_list("last_number", flat=True).get()
+        )
     return format_readable_id(prefix, number)
 
 

@@ -67,7 +67,11 @@ class SQLiteBackend:
         return new_database_name(subdomain) + ".sqlite3"
 
     def settings_for_path(self, path: Path) -> dict:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": dict(SQLITE_OPTIONS)}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(path),
+            "OPTIONS": dict(SQLITE_OPTIONS),
+        }
 
     def database_settings(self, orchestra: Orchestra) -> dict:
         return self.settings_for_path(self.path(orchestra.database_name))
@@ -86,7 +90,12 @@ class SQLiteBackend:
 
     def drop(self, database_name: str) -> None:
         path = self.path(database_name)
-        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), path.with_suffix(".partial")):
+        for candidate in (
+            path,
+            Path(f"{path}-wal"),
+            Path(f"{path}-shm"),
+            path.with_suffix(".partial"),
+        ):
             with contextlib.suppress(FileNotFoundError):
                 candidate.unlink()
 
@@ -135,11 +144,15 @@ class PostgresBackend:
     def exists(self, database_name: str) -> bool:
         with self.connect_admin() as conn:
             return (
-                conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database_name]).fetchone()
+                conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", [database_name]
+                ).fetchone()
                 is not None
             )
 
-    def create_from_template(self, database_name: str, template: str, role: str, password: str) -> None:
+    def create_from_template(
+        self, database_name: str, template: str, role: str, password: str
+    ) -> None:
         from psycopg import sql
 
         with self.connect_admin() as conn:
@@ -175,14 +188,19 @@ class PostgresBackend:
 
         with self.connect_admin() as conn:
             conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database_name))
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(database_name)
+                )
             )
             if role:
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
     def role_exists(self, role: str) -> bool:
         with self.connect_admin() as conn:
-            return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone() is not None
+            return (
+                conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+                is not None
+            )
 
 
 def generate_password() -> str:
@@ -209,7 +227,9 @@ def configured_tenant_server() -> DatabaseServer | None:
     url = settings.TENANT_SERVER_URL
     if not url:
         return None
-    for server in DatabaseServer.objects.filter(kind=DatabaseServer.Kind.POSTGRESQL, name="primary"):
+    for server in DatabaseServer.objects.filter(
+        kind=DatabaseServer.Kind.POSTGRESQL, name="primary"
+    ):
         if server.url == url:
             return server
         server.set_url(url)

@@ -21,7 +21,10 @@ def binding_for(orchestra: Orchestra, *, check_stamp: bool = True) -> Binding:
     alias = connections.alias_for(orchestra.id)
     connections.register(alias, database_settings_for(orchestra))
     return Binding(
-        orchestra_id=orchestra.id, subdomain=orchestra.subdomain, alias=alias, check_stamp=check_stamp
+        orchestra_id=orchestra.id,
+        subdomain=orchestra.subdomain,
+        alias=alias,
+        check_stamp=check_stamp,
     )
 
 
@@ -41,7 +44,9 @@ def resolve(target: str | uuid.UUID | Orchestra) -> Orchestra:
 
 
 @contextmanager
-def use_orchestra(target: str | uuid.UUID | Orchestra, *, check_stamp: bool = True) -> Iterator[Orchestra]:
+def use_orchestra(
+    target: str | uuid.UUID | Orchestra, *, check_stamp: bool = True
+) -> Iterator[Orchestra]:
     """Bind one orchestra's database for the block: ``with use_orchestra("goteborg"): ...``.
 
     Orchestra models then read and write that orchestra's database; leaving the block restores

@@ -43,7 +43,11 @@ def register(alias: str, database: dict) -> None:
     """Make `alias` known to Django with the given settings (idempotent; replaces changed ones)."""
     if not is_orchestra_alias(alias):
         raise ValueError(f"{alias!r} is not an orchestra alias")
-    database = {"CONN_MAX_AGE": settings.ORCHESTRA_CONN_MAX_AGE, "CONN_HEALTH_CHECKS": True, **database}
+    database = {
+        "CONN_MAX_AGE": settings.ORCHESTRA_CONN_MAX_AGE,
+        "CONN_HEALTH_CHECKS": True,
+        **database,
+    }
     known = django_connections.settings.get(alias)
     if known is not None and all(known.get(k) == v for k, v in database.items()):
         return
@@ -131,7 +135,7 @@ def read_stamp(raw_connection) -> str | None:
     """The orchestra UUID stamped into a database, or None when it has no stamp (yet)."""
     cursor = raw_connection.cursor()
     try:
-        cursor.execute(f"SELECT orchestra_id FROM {STAMP_TABLE} WHERE id = 1")  # noqa: S608
+        cursor.execute(f"SELECT orchestra_id FROM {STAMP_TABLE} WHERE id = 1")
         row = cursor.fetchone()
     except Exception:
         return None

@@ -41,7 +41,10 @@ def _migrate_one(orchestra: Orchestra) -> MigrationOutcome:
         return MigrationOutcome(bound, status, applied, seconds=time.monotonic() - started)
     except Exception as exc:
         return MigrationOutcome(
-            orchestra, "failed", [], error=f"{type(exc).__name__}: {exc}",
+            orchestra,
+            "failed",
+            [],
+            error=f"{type(exc).__name__}: {exc}",
             seconds=time.monotonic() - started,
         )
     finally:

@@ -149,7 +149,9 @@ def verify_isolation(orchestras: list[Orchestra] | None = None) -> IsolationRepo
     return IsolationReport(checks, violations)
 
 
-def monitor_isolation(notify: Callable[[str], None] | None = None) -> tuple[IsolationReport, IsolationIncident | None]:
+def monitor_isolation(
+    notify: Callable[[str], None] | None = None,
+) -> tuple[IsolationReport, IsolationIncident | None]:
     """Verify; on a violation open (or refresh) an incident and e-mail every superadmin once."""
     report = verify_isolation()
     if not report.violations:
@@ -170,7 +172,7 @@ def monitor_isolation(notify: Callable[[str], None] | None = None) -> tuple[Isol
     )
     if recipients:
         body = (
-            f"StageSub found orchestras that do not have a database of their own.\n\n"
+            "StageSub found orchestras that do not have a database of their own.\n\n"
             + "\n".join(f"- {v}" for v in report.violations)
             + "\n\nNew orchestras are blocked until the incident is resolved:\n"
             f"  fix the databases, then run: stagesub resolve_incident {incident.pk}\n"

@@ -12,8 +12,27 @@ from django.utils.translation import gettext_lazy as _
 SUBDOMAIN_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 # Names that must never become an orchestra's subdomain: they are, or may become, the platform's.
 RESERVED_SUBDOMAINS = frozenset(
-    {"www", "admin", "superadmin", "api", "app", "static", "media", "mail", "smtp", "login",
-     "dashboard", "demo", "test", "status", "help", "support", "docs", "stagesub", "template"}
+    {
+        "www",
+        "admin",
+        "superadmin",
+        "api",
+        "app",
+        "static",
+        "media",
+        "mail",
+        "smtp",
+        "login",
+        "dashboard",
+        "demo",
+        "test",
+        "status",
+        "help",
+        "support",
+        "docs",
+        "stagesub",
+        "template",
+    }
 )
 subdomain_validator = RegexValidator(
     SUBDOMAIN_PATTERN,
@@ -86,7 +105,9 @@ class Orchestra(models.Model):
     # Where the database lives: a server plus a name on it (PostgreSQL database name, or the
     # SQLite file name inside the data directory). Unique together across all orchestras.
     server = models.ForeignKey(DatabaseServer, on_delete=models.PROTECT, null=True, blank=True)
-    database_name = models.CharField(max_length=200, null=True, blank=True)
+    # NULL (not "") while provisioning, so rows without a location never collide in the unique
+    # constraint below.
+    database_name = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     # PostgreSQL only: the orchestra's own role, which alone may connect to its database.
     database_user = models.CharField(max_length=100, blank=True, default="")
     database_password_encrypted = models.TextField(blank=True, default="")

@@ -190,7 +190,9 @@ def create_orchestra(
                 status=Orchestra.Status.PROVISIONING,
             )
         except IntegrityError:
-            raise ProvisioningRefused(f"subdomain {req.subdomain!r} was taken a moment ago") from None
+            raise ProvisioningRefused(
+                f"subdomain {req.subdomain!r} was taken a moment ago"
+            ) from None
         undo.append(("orchestra row", lambda: Orchestra.objects.filter(pk=orchestra.pk).delete()))
 
         step("create_database")
@@ -274,7 +276,9 @@ def _create_database(orchestra: Orchestra, server: DatabaseServer, undo) -> None
 
 def _adopt_database(orchestra: Orchestra, url: str) -> None:
     server, name, settings = _server_for_adoption(url)
-    holder = Orchestra.objects.filter(server=server, database_name=name).exclude(pk=orchestra.pk).first()
+    holder = (
+        Orchestra.objects.filter(server=server, database_name=name).exclude(pk=orchestra.pk).first()
+    )
     if holder is not None:
         raise ProvisioningRefused(
             f"database {name!r} is already used by orchestra {holder.name} ({holder.subdomain})"
@@ -290,7 +294,11 @@ def _adopt_database(orchestra: Orchestra, url: str) -> None:
         orchestra.database_password_encrypted = encrypt_secret(settings["PASSWORD"])
     orchestra.save(
         update_fields=[
-            "server", "database_name", "adopted", "database_user", "database_password_encrypted"
+            "server",
+            "database_name",
+            "adopted",
+            "database_user",
+            "database_password_encrypted",
         ]
     )
     # Before migrating anything, look at the database: whose stamp does it carry?
@@ -307,8 +315,14 @@ def _adopt_database(orchestra: Orchestra, url: str) -> None:
         connections.forget_in_this_thread(binding.alias)
     if stamp is not None and stamp != orchestra.id.hex:
         owner = Orchestra.objects.filter(pk=uuid.UUID(stamp)).first()
-        who = f"{owner.name} ({owner.subdomain})" if owner else f"a removed orchestra ({uuid.UUID(stamp)})"
-        raise ProvisioningRefused(f"database {name!r} already belongs to orchestra {who} (identity stamp)")
+        who = (
+            f"{owner.name} ({owner.subdomain})"
+            if owner
+            else f"a removed orchestra ({uuid.UUID(stamp)})"
+        )
+        raise ProvisioningRefused(
+            f"database {name!r} already belongs to orchestra {who} (identity stamp)"
+        )
     _refuse_shared_identity(orchestra, identity)
 
 
@@ -321,9 +335,7 @@ def _raw(alias: str):
 
 
 def _refuse_shared_identity(orchestra: Orchestra, identity: str) -> None:
-    holder = (
-        Orchestra.objects.filter(physical_identity=identity).exclude(pk=orchestra.pk).first()
-    )
+    holder = Orchestra.objects.filter(physical_identity=identity).exclude(pk=orchestra.pk).first()
     if holder is not None:
         raise ProvisioningRefused(
             f"that database is physically the same as the database of orchestra {holder.name} "

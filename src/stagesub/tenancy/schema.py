@@ -59,7 +59,9 @@ def migrate(alias: str) -> list[str]:
 def _build(alias: str, database: dict) -> None:
     connections.register(alias, database)
     try:
-        with bind(Binding(orchestra_id=None, subdomain="(template)", alias=alias, check_stamp=False)):
+        with bind(
+            Binding(orchestra_id=None, subdomain="(template)", alias=alias, check_stamp=False)
+        ):
             migrate(alias)
             if django_connections[alias].vendor == "sqlite":
                 with django_connections[alias].cursor() as cursor:
@@ -86,7 +88,9 @@ def sqlite_template(backend: SQLiteBackend) -> Path:
         building = folder / f"orchestra-{fingerprint}.building"
         for stale in (building, Path(f"{building}-wal"), Path(f"{building}-shm")):
             stale.unlink(missing_ok=True)
-        _build(f"{connections.ALIAS_PREFIX}template_{fingerprint}", backend.settings_for_path(building))
+        _build(
+            f"{connections.ALIAS_PREFIX}template_{fingerprint}", backend.settings_for_path(building)
+        )
         os.replace(building, path)
         for old in folder.glob("orchestra-*.sqlite3*"):
             if not old.name.startswith(f"orchestra-{fingerprint}"):
@@ -105,12 +109,20 @@ def pg_template(backend: PostgresBackend) -> str:
         try:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
                 return name
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [PG_TEMPLATE_OWNER]).fetchone():
-                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(PG_TEMPLATE_OWNER)))
+            if not conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", [PG_TEMPLATE_OWNER]
+            ).fetchone():
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(PG_TEMPLATE_OWNER))
+                )
             building = f"{name}_building"
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(building)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(building))
+            )
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
-            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(building)))
+            conn.execute(
+                sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(building))
+            )
             with backend.connect_admin(building) as tconn:
                 tconn.execute(
                     sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(
@@ -119,17 +131,26 @@ def pg_template(backend: PostgresBackend) -> str:
                 )
             # Migrate as the template owner, so every object can be handed to a new role later.
             settings = backend.admin_settings_for(building)
-            settings["OPTIONS"] = {**settings.get("OPTIONS", {}), "options": f"-c role={PG_TEMPLATE_OWNER}"}
+            settings["OPTIONS"] = {
+                **settings.get("OPTIONS", {}),
+                "options": f"-c role={PG_TEMPLATE_OWNER}",
+            }
             _build(f"{connections.ALIAS_PREFIX}template_{fingerprint}", settings)
             conn.execute(
-                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(name))
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(building), sql.Identifier(name)
+                )
             )
             old = conn.execute(
                 "SELECT datname FROM pg_database WHERE datname LIKE 'stagesub\\_template\\_%%' AND datname <> %s",
                 [name],
             ).fetchall()
             for (old_name,) in old:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(old_name)))
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(old_name)
+                    )
+                )
             return name
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('stagesub_template'))")

@@ -7,7 +7,7 @@ The router reads this declaration, so nobody maintains a list of models by hand.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from django.apps import AppConfig, apps
 
@@ -26,7 +26,7 @@ class OrchestraAppConfig(AppConfig):
     data_side = ORCHESTRA
 
 
-@lru_cache(maxsize=None)
+@cache
 def side_of_app(app_label: str) -> str:
     try:
         config = apps.get_app_config(app_label)
@@ -44,4 +44,6 @@ def is_orchestra_model(model) -> bool:
 
 
 def orchestra_app_labels() -> list[str]:
-    return [c.label for c in apps.get_app_configs() if getattr(c, "data_side", CONTROL) == ORCHESTRA]
+    return [
+        c.label for c in apps.get_app_configs() if getattr(c, "data_side", CONTROL) == ORCHESTRA
+    ]

@@ -19,7 +19,9 @@ def write_report(command, report, as_json: bool) -> None:
         else:
             command.stdout.write(f"     could not check: {c.error}")
         if c.shared_with:
-            command.stdout.write(f"     CRITICAL: shares its database with {', '.join(c.shared_with)}")
+            command.stdout.write(
+                f"     CRITICAL: shares its database with {', '.join(c.shared_with)}"
+            )
     total = len(report.checks)
     if report.violations:
         command.stdout.write(command.style.ERROR(f"ISOLATION VIOLATED ({len(report.violations)}):"))
@@ -32,4 +34,6 @@ def write_report(command, report, as_json: bool) -> None:
             )
         )
     else:
-        command.stdout.write(command.style.SUCCESS(f"All {total} orchestras have their own database."))
+        command.stdout.write(
+            command.style.SUCCESS(f"All {total} orchestras have their own database.")
+        )

@@ -13,7 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("subdomain")
 
     def handle(self, *args, subdomain, **options):
-        orchestra = Orchestra.objects.select_related("server").filter(subdomain=subdomain.lower()).first()
+        orchestra = (
+            Orchestra.objects.select_related("server").filter(subdomain=subdomain.lower()).first()
+        )
         if orchestra is None:
             raise CommandError(f"no orchestra {subdomain!r}", returncode=1)
         check = check_orchestra(orchestra, with_migrations=True)
@@ -33,8 +35,10 @@ class Command(BaseCommand):
             if shared:
                 out(f"  SHARED with: {', '.join(shared)}")
             pending = check.pending_migrations or []
-            out(f"  migrations: {'up to date' if not pending else 'PENDING ' + ', '.join(pending)}"
-                f"  (recorded: {check.recorded_migration_state})")
+            out(
+                f"  migrations: {'up to date' if not pending else 'PENDING ' + ', '.join(pending)}"
+                f"  (recorded: {check.recorded_migration_state})"
+            )
             for label, count in check.counts.items():
                 out(f"  {label + ':':<11} {count}")
             if not check.stamp_ok:

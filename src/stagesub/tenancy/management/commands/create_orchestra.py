@@ -50,7 +50,8 @@ class Command(BaseCommand):
             raise CommandError(f"refused: {exc}", returncode=1) from None
         except Exception as exc:
             raise CommandError(
-                f"provisioning failed and was rolled back: {type(exc).__name__}: {exc}", returncode=1
+                f"provisioning failed and was rolled back: {type(exc).__name__}: {exc}",
+                returncode=1,
             ) from None
         orchestra = result.orchestra
         self.stdout.write(self.style.SUCCESS(f"Created {orchestra.name} ({orchestra.subdomain})"))

@@ -54,7 +54,9 @@ class Command(BaseCommand):
         superadmin = users.filter(username="superadmin").first()
         if superadmin is None:
             superadmin = users.create_user(
-                "superadmin", email=f"superadmin@{settings.BASE_DOMAIN}", password=password,
+                "superadmin",
+                email=f"superadmin@{settings.BASE_DOMAIN}",
+                password=password,
                 role="superadmin",
             )
         for subdomain, name in DEMO_ORCHESTRAS:
@@ -62,8 +64,11 @@ class Command(BaseCommand):
             if orchestra is None:
                 result = create_orchestra(
                     ProvisionRequest(
-                        subdomain=subdomain, name=name, admin_email=f"admin@{subdomain}.example.org",
-                        admin_password=password, contact_name="Demo",
+                        subdomain=subdomain,
+                        name=name,
+                        admin_email=f"admin@{subdomain}.example.org",
+                        admin_password=password,
+                        contact_name="Demo",
                     ),
                     actor=superadmin,
                 )
@@ -76,5 +81,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo ready."))
         self.stdout.write(f"  superadmin: http://{domain}{suffix}/login/  user superadmin")
         for subdomain, name in DEMO_ORCHESTRAS:
-            self.stdout.write(f"  {name}: http://{subdomain}.{domain}{suffix}/  user {subdomain}-admin")
+            self.stdout.write(
+                f"  {name}: http://{subdomain}.{domain}{suffix}/  user {subdomain}-admin"
+            )
         self.stdout.write(f"  password for all demo users: {password}")

@@ -26,7 +26,9 @@ class Command(BaseCommand):
             found = {o.orchestra.subdomain for o in outcomes}
             missing = sorted(set(subdomains) - found)
             if missing:
-                raise CommandError(f"no migratable orchestra named: {', '.join(missing)}", returncode=1)
+                raise CommandError(
+                    f"no migratable orchestra named: {', '.join(missing)}", returncode=1
+                )
         failed = [o for o in outcomes if o.status == "failed"]
         for o in outcomes:
             if o.status == "failed":
@@ -34,8 +36,10 @@ class Command(BaseCommand):
             elif options["verbosity"] > 1 or o.status == "migrated":
                 detail = f" ({', '.join(o.applied)})" if o.applied else ""
                 self.stdout.write(f"{o.orchestra.subdomain}: {o.status}{detail}")
-        counts = {s: sum(1 for o in outcomes if o.status == s)
-                  for s in ("migrated", "up-to-date", "skipped", "failed")}
+        counts = {
+            s: sum(1 for o in outcomes if o.status == s)
+            for s in ("migrated", "up-to-date", "skipped", "failed")
+        }
         self.stdout.write(
             f"{len(outcomes)} orchestras: {counts['migrated']} migrated, {counts['up-to-date']} "
             f"already up to date, {counts['skipped']} recorded up to date, {counts['failed']} failed"

@@ -19,5 +19,7 @@ class Command(BaseCommand):
         report, incident = monitor_isolation(notify=self.stdout.write)
         write_report(self, report, options["json"])
         if incident is not None and not options["json"]:
-            self.stdout.write(self.style.ERROR(f"Open incident #{incident.pk}: new orchestras are blocked."))
+            self.stdout.write(
+                self.style.ERROR(f"Open incident #{incident.pk}: new orchestras are blocked.")
+            )
         sys.exit(report.exit_code)

@@ -22,11 +22,15 @@ class Command(BaseCommand):
         if row is None:
             raise CommandError(f"no incident #{incident}", returncode=1)
         if row.resolved_at:
-            raise CommandError(f"incident #{incident} was already resolved {row.resolved_at:%Y-%m-%d %H:%M}", returncode=1)
+            raise CommandError(
+                f"incident #{incident} was already resolved {row.resolved_at:%Y-%m-%d %H:%M}",
+                returncode=1,
+            )
         report = verify_isolation()
         if report.violations and not force:
             raise CommandError(
-                "isolation is still violated: " + "; ".join(report.violations)
+                "isolation is still violated: "
+                + "; ".join(report.violations)
                 + " (fix it first, or pass --force)",
                 returncode=1,
             )

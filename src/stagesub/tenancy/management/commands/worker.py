@@ -15,7 +15,9 @@ class Command(BaseCommand):
     help = "Run background tasks and periodic jobs (isolation monitor, ...). --once: one pass, then exit."
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
+        parser.add_argument(
+            "--once", action="store_true", help="one pass over what is due, then exit"
+        )
         parser.add_argument("--interval", type=float, default=2.0, help="seconds between passes")
 
     def handle(self, *args, once, interval, **options):
