@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "stagesub.superadmin",
     # orchestra side (each orchestra's own database)
     "stagesub.orchestra",
+    "stagesub.roster",
 ]
 
 MIDDLEWARE = [

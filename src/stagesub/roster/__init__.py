@@ -1,0 +1,1 @@
+"""Roster: instruments, positions, musicians and their qualifications (orchestra side)."""

@@ -1,0 +1,274 @@
+"""Roster rules as plain functions: musicians, instruments and positions.
+
+Every function runs on the bound orchestra's database, in one transaction, and raises
+django.core.exceptions.ValidationError (with field names where a form can show them) when a
+rule refuses the change. Nothing is half-written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from stagesub.orchestra.ids import next_readable_id
+from stagesub.roster import usage
+from stagesub.roster.models import Instrument, Musician, Position, Qualification
+from stagesub.roster.phones import normalize_phone
+from stagesub.tenancy.context import orchestra_atomic
+
+
+@dataclass
+class MusicianData:
+    first_name: str
+    last_name: str
+    email: str
+    phone: str = ""
+    preferred_language: str = Musician.Language.SWEDISH
+    local_residence: bool = False
+    notes: str = ""
+    position_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class MusicianChange:
+    musician: Musician
+    messages: list[str] = field(default_factory=list)
+
+
+def _clean(data: MusicianData) -> MusicianData:
+    errors: dict[str, list[str]] = {}
+    first, last = data.first_name.strip(), data.last_name.strip()
+    email = data.email.strip()
+    if not first:
+        errors.setdefault("first_name", []).append(_("Enter the first name."))
+    if not last:
+        errors.setdefault("last_name", []).append(_("Enter the last name."))
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors.setdefault("email", []).append(_("Enter a valid e-mail address."))
+    try:
+        phone = normalize_phone(data.phone)
+    except ValidationError as exc:
+        errors.setdefault("phone", []).extend(exc.messages)
+        phone = ""
+    if data.preferred_language not in Musician.Language.values:
+        errors.setdefault("preferred_language", []).append(_("Choose Swedish or English."))
+    position_ids = sorted(set(data.position_ids))
+    if len(position_ids) != Position.objects.filter(pk__in=position_ids).count():
+        errors.setdefault("position_ids", []).append(_("Choose positions from the list."))
+    if errors:
+        raise ValidationError(errors)
+    return MusicianData(
+        first_name=first, last_name=last, email=email, phone=phone,
+        preferred_language=data.preferred_language, local_residence=bool(data.local_residence),
+        notes=data.notes.strip(), position_ids=position_ids,
+    )
+
+
+def _refuse_duplicates(data: MusicianData, exclude_pk: int | None = None) -> None:
+    others = Musician.objects.exclude(pk=exclude_pk) if exclude_pk else Musician.objects.all()
+    errors: dict[str, str] = {}
+    holder = others.filter(email__iexact=data.email).first()
+    if holder is not None:
+        errors["email"] = _("This e-mail address is already used by %(name)s (%(id)s).") % {
+            "name": holder.full_name, "id": holder.musician_id}
+    if data.phone:
+        holder = others.filter(phone=data.phone).first()
+        if holder is not None:
+            errors["phone"] = _("This phone number is already used by %(name)s (%(id)s).") % {
+                "name": holder.full_name, "id": holder.musician_id}
+    if errors:
+        raise ValidationError(errors)
+
+
+def _refuse_beyond_plan(max_musicians: int) -> None:
+    current = Musician.objects.exclude(status=Musician.Status.ARCHIVED).count()
+    if current >= max_musicians:
+        raise ValidationError(
+            _("Your plan allows %(limit)s musicians and you have %(current)s. Archive musicians "
+              "you no longer use, or contact StageSub to change plan.")
+            % {"limit": max_musicians, "current": current}
+        )
+
+
+def create_musician(data: MusicianData, *, max_musicians: int) -> Musician:
+    data = _clean(data)
+    with orchestra_atomic():
+        # Taking the id first locks the counter row, so concurrent creations are serialised
+        # and the plan limit below cannot be overshot by a race.
+        musician_id = next_readable_id("MUS")
+        _refuse_beyond_plan(max_musicians)
+        _refuse_duplicates(data)
+        musician = Musician.objects.create(
+            musician_id=musician_id, first_name=data.first_name, last_name=data.last_name,
+            email=data.email, phone=data.phone, preferred_language=data.preferred_language,
+            local_residence=data.local_residence, notes=data.notes,
+        )
+        Qualification.objects.bulk_create(
+            Qualification(musician=musician, position_id=pk) for pk in data.position_ids
+        )
+    return musician
+
+
+def update_musician(musician: Musician, data: MusicianData) -> MusicianChange:
+    data = _clean(data)
+    with orchestra_atomic():
+        musician = Musician.objects.select_for_update().get(pk=musician.pk)
+        _refuse_duplicates(data, exclude_pk=musician.pk)
+        for name in ("first_name", "last_name", "email", "phone", "preferred_language",
+                     "local_residence", "notes"):
+            setattr(musician, name, getattr(data, name))
+        musician.save()
+        messages = set_qualifications(musician, data.position_ids)
+    return MusicianChange(musician, messages)
+
+
+def set_qualifications(musician: Musician, position_ids: list[int]) -> list[str]:
+    """Replace the musician's qualifications; say what else changed because of it."""
+    with orchestra_atomic():
+        current = set(musician.qualification_links.values_list("position_id", flat=True))
+        wanted = set(position_ids)
+        removed = sorted(current - wanted)
+        if removed:
+            blockers = usage.qualification_removal_blockers(musician, removed)
+            if blockers:
+                raise ValidationError({"position_ids": blockers})
+            Qualification.objects.filter(musician=musician, position_id__in=removed).delete()
+        Qualification.objects.bulk_create(
+            Qualification(musician=musician, position_id=pk) for pk in sorted(wanted - current)
+        )
+        return usage.qualifications_removed(musician, removed) if removed else []
+
+
+def set_musician_status(musician: Musician, status: str) -> Musician:
+    """Activate, deactivate, archive or restore. Notes, qualifications and list places are kept."""
+    if status not in Musician.Status.values:
+        raise ValidationError(_("Unknown status."))
+    with orchestra_atomic():
+        musician = Musician.objects.select_for_update().get(pk=musician.pk)
+        was_archived = musician.status == Musician.Status.ARCHIVED
+        musician.status = status
+        if status == Musician.Status.ARCHIVED and not was_archived:
+            musician.archived_at = timezone.now()
+        elif was_archived and status != Musician.Status.ARCHIVED:
+            musician.restored_at = timezone.now()
+        musician.save(update_fields=["status", "archived_at", "restored_at", "updated_at"])
+    return musician
+
+
+# --- instruments and positions -------------------------------------------------------------
+
+
+def create_instrument(name: str, position_names: list[str] | None = None) -> Instrument:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("Enter the instrument's name.")})
+    with orchestra_atomic():
+        if Instrument.objects.filter(name__iexact=name).exists():
+            raise ValidationError({"name": _("There is already an instrument called %(name)s.") % {"name": name}})
+        last = Instrument.objects.aggregate(m=Max("display_order"))["m"] or 0
+        instrument = Instrument.objects.create(
+            instrument_id=next_readable_id("INST"), name=name, display_order=last + 1
+        )
+        for name_ in position_names or []:
+            add_position(instrument, name_)
+    return instrument
+
+
+def rename_instrument(instrument: Instrument, name: str) -> Instrument:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("Enter the instrument's name.")})
+    with orchestra_atomic():
+        if Instrument.objects.filter(name__iexact=name).exclude(pk=instrument.pk).exists():
+            raise ValidationError({"name": _("There is already an instrument called %(name)s.") % {"name": name}})
+        instrument.name = name
+        instrument.save(update_fields=["name"])
+    return instrument
+
+
+def reorder_instruments(ordered_ids: list[int]) -> None:
+    """Apply a complete new order (from drag and drop) atomically."""
+    with orchestra_atomic():
+        existing = set(Instrument.objects.values_list("pk", flat=True))
+        if set(ordered_ids) != existing or len(ordered_ids) != len(existing):
+            raise ValidationError(_("The instrument list changed meanwhile. Reload and try again."))
+        for order, pk in enumerate(ordered_ids, start=1):
+            Instrument.objects.filter(pk=pk).update(display_order=order)
+
+
+def set_instrument_archived(instrument: Instrument, archived: bool) -> Instrument:
+    instrument.is_archived = archived
+    instrument.archived_at = timezone.now() if archived else None
+    instrument.save(update_fields=["is_archived", "archived_at"])
+    return instrument
+
+
+def _position_blockers(position_ids: list[int]) -> list[str]:
+    reasons = []
+    holders = Qualification.objects.filter(position_id__in=position_ids).count()
+    if holders:
+        reasons.append(_("%(count)s musicians hold this qualification.") % {"count": holders})
+    return reasons + usage.position_usage(position_ids)
+
+
+def delete_instrument(instrument: Instrument) -> None:
+    with orchestra_atomic():
+        ids = list(instrument.positions.values_list("pk", flat=True))
+        reasons = _position_blockers(ids)
+        if reasons:
+            raise ValidationError(reasons)
+        instrument.positions.all().delete()
+        instrument.delete()
+
+
+def add_position(instrument: Instrument, name: str, hierarchy_level: int | None = None) -> Position:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("Enter the position's name.")})
+    with orchestra_atomic():
+        if instrument.positions.filter(name__iexact=name).exists():
+            raise ValidationError({"name": _("%(instrument)s already has a position called %(name)s.")
+                                   % {"instrument": instrument.name, "name": name}})
+        if hierarchy_level is None:
+            hierarchy_level = (instrument.positions.aggregate(m=Max("hierarchy_level"))["m"] or 0) + 1
+        return Position.objects.create(
+            position_id=next_readable_id("POS"), instrument=instrument, name=name,
+            hierarchy_level=hierarchy_level,
+        )
+
+
+def rename_position(position: Position, name: str) -> Position:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("Enter the position's name.")})
+    with orchestra_atomic():
+        if position.instrument.positions.filter(name__iexact=name).exclude(pk=position.pk).exists():
+            raise ValidationError({"name": _("%(instrument)s already has a position called %(name)s.")
+                                   % {"instrument": position.instrument.name, "name": name}})
+        position.name = name
+        position.save(update_fields=["name"])
+    return position
+
+
+def reorder_positions(instrument: Instrument, ordered_ids: list[int]) -> None:
+    with orchestra_atomic():
+        existing = set(instrument.positions.values_list("pk", flat=True))
+        if set(ordered_ids) != existing or len(ordered_ids) != len(existing):
+            raise ValidationError(_("The position list changed meanwhile. Reload and try again."))
+        for level, pk in enumerate(ordered_ids, start=1):
+            Position.objects.filter(pk=pk).update(hierarchy_level=level)
+
+
+def delete_position(position: Position) -> None:
+    with orchestra_atomic():
+        reasons = _position_blockers([position.pk])
+        if reasons:
+            raise ValidationError(reasons)
+        position.delete()
