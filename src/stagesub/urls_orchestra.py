@@ -1,6 +1,6 @@
 """URLs of an orchestra's host (<subdomain>.<base domain>); its database is bound for the request."""
 
-from django.urls import path
+from django.urls import include, path
 
 from stagesub.accounts.views import LoginView, LogoutView
 from stagesub.orchestra.views import home
@@ -11,4 +11,5 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("language/", set_language, name="set_language"),
+    path("", include("stagesub.roster.urls")),
 ]

@@ -27,10 +27,16 @@ def bound(goteborg):
 def test_default_seed(bound):
     assert Instrument.objects.count() == 14
     assert Position.objects.count() == 43
-    assert list(Instrument.objects.values_list("name", flat=True)[:3]) == ["Violin", "Viola", "Cello"]
+    assert list(Instrument.objects.values_list("name", flat=True)[:3]) == [
+        "Violin",
+        "Viola",
+        "Cello",
+    ]
     violin = Instrument.objects.get(name="Violin")
     assert violin.instrument_id == "INST001"
-    assert [p.name for p in violin.positions.order_by("hierarchy_level")][0] == "Förste konsertmästare"
+    assert [p.name for p in violin.positions.order_by("hierarchy_level")][
+        0
+    ] == "Förste konsertmästare"
     # counters start after what was seeded
     assert next_readable_id("INST") == "INST015"
     assert next_readable_id("POS") == "POS044"
@@ -49,7 +55,9 @@ def test_create_musician_with_qualifications(bound):
 def test_duplicate_email_refused_case_insensitively_naming_the_holder(bound):
     services.create_musician(_data(), max_musicians=200)
     with pytest.raises(ValidationError) as exc:
-        services.create_musician(_data(first_name="Other", email="ANNA.Berg@Example.se"), max_musicians=200)
+        services.create_musician(
+            _data(first_name="Other", email="ANNA.Berg@Example.se"), max_musicians=200
+        )
     assert "Anna Berg (MUS001)" in str(exc.value.message_dict["email"])
 
 
@@ -83,7 +91,9 @@ def test_concurrent_creation_gives_unique_ids_and_respects_the_plan(goteborg):
     def create(n):
         try:
             with use_orchestra(goteborg):
-                return services.create_musician(_data(email=f"m{n}@example.se"), max_musicians=15).musician_id
+                return services.create_musician(
+                    _data(email=f"m{n}@example.se"), max_musicians=15
+                ).musician_id
         except ValidationError:
             return None
         finally:

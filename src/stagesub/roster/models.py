@@ -32,7 +32,9 @@ class Position(models.Model):
     class Meta:
         ordering = ["instrument__display_order", "instrument__name", "hierarchy_level", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["instrument", "name"], name="position_name_unique_per_instrument")
+            models.UniqueConstraint(
+                fields=["instrument", "name"], name="position_name_unique_per_instrument"
+            )
         ]
 
     def __str__(self) -> str:
@@ -92,9 +94,13 @@ class Musician(models.Model):
 
 
 class Qualification(models.Model):
-    musician = models.ForeignKey(Musician, on_delete=models.CASCADE, related_name="qualification_links")
+    musician = models.ForeignKey(
+        Musician, on_delete=models.CASCADE, related_name="qualification_links"
+    )
     # PROTECT: a position that musicians hold cannot be deleted.
-    position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="qualification_links")
+    position = models.ForeignKey(
+        Position, on_delete=models.PROTECT, related_name="qualification_links"
+    )
 
     class Meta:
         constraints = [

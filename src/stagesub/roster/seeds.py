@@ -10,8 +10,16 @@ from stagesub.tenancy.seeding import demo_step, seed_step
 
 # Display order = list order; positions in hierarchy order (1 = most senior).
 DEFAULT_INSTRUMENTS: list[tuple[str, list[str]]] = [
-    ("Violin", ["Förste konsertmästare", "Andre konsertmästare", "Stämledare violin 2",
-                "Tutti violin 1", "Tutti violin 2"]),
+    (
+        "Violin",
+        [
+            "Förste konsertmästare",
+            "Andre konsertmästare",
+            "Stämledare violin 2",
+            "Tutti violin 1",
+            "Tutti violin 2",
+        ],
+    ),
     ("Viola", ["Stämledare", "Alternerande stämledare", "Tutti"]),
     ("Cello", ["Solocellist", "Alternerande stämledare", "Tutti"]),
     ("Kontrabas", ["Stämledare", "Tutti"]),
@@ -52,24 +60,25 @@ def seed_instruments(orchestra) -> None:
     advance_past("MUS", 0)
 
 
-FIRST_NAMES = (
-    "Anna Eva Maria Karin Sara Lena Emma Kristina Elin Ida Johanna Linnéa Maja Sofia Hanna "
-    "Frida Klara Ebba Agnes Astrid Ingrid Märta Greta Elsa Lovisa Erik Lars Karl Anders Johan "
-    "Per Nils Olof Gustav Magnus Henrik Fredrik Mikael Oskar Axel Viktor Emil Jonas Björn Stefan "
-    "Mattias Linus Ludvig Hugo Elias"
-).split()
-LAST_NAMES = (
-    "Andersson Johansson Karlsson Nilsson Eriksson Larsson Olsson Persson Svensson Gustafsson "
-    "Pettersson Jonsson Jansson Hansson Bengtsson Jönsson Lindberg Jakobsson Magnusson Lindström "
-    "Olofsson Lindqvist Lindgren Berg Axelsson Bergström Lundberg Lind Lundgren Lundqvist Mattsson "
-    "Berglund Fredriksson Sandberg Henriksson Forsberg Sjöberg Wallin Engström Eklund Danielsson "
-    "Lundin Håkansson Björk Bergman Gunnarsson Holm Wikström Samuelsson Isaksson Fransson Bergqvist "
-    "Nyström Holmberg Arvidsson Löfgren Söderberg Nyberg Blomqvist Claesson Nordström Mårtensson"
-).split()
+FIRST_NAMES = ["Anna", "Eva", "Maria", "Karin", "Sara", "Lena", "Emma", "Kristina", "Elin", "Ida", "Johanna", "Linnéa", "Maja", "Sofia", "Hanna", "Frida", "Klara", "Ebba", "Agnes", "Astrid", "Ingrid", "Märta", "Greta", "Elsa", "Lovisa", "Erik", "Lars", "Karl", "Anders", "Johan", "Per", "Nils", "Olof", "Gustav", "Magnus", "Henrik", "Fredrik", "Mikael", "Oskar", "Axel", "Viktor", "Emil", "Jonas", "Björn", "Stefan", "Mattias", "Linus", "Ludvig", "Hugo", "Elias"]
+LAST_NAMES = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Jansson", "Hansson", "Bengtsson", "Jönsson", "Lindberg", "Jakobsson", "Magnusson", "Lindström", "Olofsson", "Lindqvist", "Lindgren", "Berg", "Axelsson", "Bergström", "Lundberg", "Lind", "Lundgren", "Lundqvist", "Mattsson", "Berglund", "Fredriksson", "Sandberg", "Henriksson", "Forsberg", "Sjöberg", "Wallin", "Engström", "Eklund", "Danielsson", "Lundin", "Håkansson", "Björk", "Bergman", "Gunnarsson", "Holm", "Wikström", "Samuelsson", "Isaksson", "Fransson", "Bergqvist", "Nyström", "Holmberg", "Arvidsson", "Löfgren", "Söderberg", "Nyberg", "Blomqvist", "Claesson", "Nordström", "Mårtensson"]
 # Rough share of freelancers per instrument in a symphony orchestra's substitute pool.
-INSTRUMENT_WEIGHTS = {"Violin": 34, "Viola": 12, "Cello": 12, "Kontrabas": 8, "Flöjt": 5, "Oboe": 5,
-                      "Klarinett": 5, "Fagott": 5, "Valthorn": 6, "Trumpet": 5, "Trombon": 4,
-                      "Tuba": 2, "Slagverk": 6, "Harpa": 3}
+INSTRUMENT_WEIGHTS = {
+    "Violin": 34,
+    "Viola": 12,
+    "Cello": 12,
+    "Kontrabas": 8,
+    "Flöjt": 5,
+    "Oboe": 5,
+    "Klarinett": 5,
+    "Fagott": 5,
+    "Valthorn": 6,
+    "Trumpet": 5,
+    "Trombon": 4,
+    "Tuba": 2,
+    "Slagverk": 6,
+    "Harpa": 3,
+}
 
 
 def _ascii(text: str) -> str:
@@ -82,7 +91,9 @@ def demo_musicians(orchestra, count: int = 150) -> None:
     if Musician.objects.exists():
         return
     rng = random.Random(orchestra.subdomain)  # same demo data every time for one orchestra
-    instruments = {i.name: list(i.positions.order_by("hierarchy_level")) for i in Instrument.objects.all()}
+    instruments = {
+        i.name: list(i.positions.order_by("hierarchy_level")) for i in Instrument.objects.all()
+    }
     names = [n for n in INSTRUMENT_WEIGHTS if n in instruments]
     weights = [INSTRUMENT_WEIGHTS[n] for n in names]
     used_emails: set[str] = set()
@@ -96,13 +107,22 @@ def demo_musicians(orchestra, count: int = 150) -> None:
             suffix += 1
         used_emails.add(email)
         roll = rng.random()
-        status = (Musician.Status.ARCHIVED if roll < 0.05
-                  else Musician.Status.INACTIVE if roll < 0.12 else Musician.Status.ACTIVE)
+        status = (
+            Musician.Status.ARCHIVED
+            if roll < 0.05
+            else Musician.Status.INACTIVE
+            if roll < 0.12
+            else Musician.Status.ACTIVE
+        )
         musician = Musician(
-            musician_id=format_readable_id("MUS", number), first_name=first, last_name=last,
-            email=email, phone=f"+4670{number:07d}" if rng.random() < 0.85 else "",
+            musician_id=format_readable_id("MUS", number),
+            first_name=first,
+            last_name=last,
+            email=email,
+            phone=f"+4670{number:07d}" if rng.random() < 0.85 else "",
             preferred_language="en" if rng.random() < 0.1 else "sv",
-            local_residence=rng.random() < 0.4, status=status,
+            local_residence=rng.random() < 0.4,
+            status=status,
         )
         musicians.append(musician)
         positions = instruments[rng.choices(names, weights)[0]]

@@ -65,9 +65,14 @@ def _clean(data: MusicianData) -> MusicianData:
     if errors:
         raise ValidationError(errors)
     return MusicianData(
-        first_name=first, last_name=last, email=email, phone=phone,
-        preferred_language=data.preferred_language, local_residence=bool(data.local_residence),
-        notes=data.notes.strip(), position_ids=position_ids,
+        first_name=first,
+        last_name=last,
+        email=email,
+        phone=phone,
+        preferred_language=data.preferred_language,
+        local_residence=bool(data.local_residence),
+        notes=data.notes.strip(),
+        position_ids=position_ids,
     )
 
 
@@ -77,12 +82,16 @@ def _refuse_duplicates(data: MusicianData, exclude_pk: int | None = None) -> Non
     holder = others.filter(email__iexact=data.email).first()
     if holder is not None:
         errors["email"] = _("This e-mail address is already used by %(name)s (%(id)s).") % {
-            "name": holder.full_name, "id": holder.musician_id}
+            "name": holder.full_name,
+            "id": holder.musician_id,
+        }
     if data.phone:
         holder = others.filter(phone=data.phone).first()
         if holder is not None:
             errors["phone"] = _("This phone number is already used by %(name)s (%(id)s).") % {
-                "name": holder.full_name, "id": holder.musician_id}
+                "name": holder.full_name,
+                "id": holder.musician_id,
+            }
     if errors:
         raise ValidationError(errors)
 
@@ -91,8 +100,10 @@ def _refuse_beyond_plan(max_musicians: int) -> None:
     current = Musician.objects.exclude(status=Musician.Status.ARCHIVED).count()
     if current >= max_musicians:
         raise ValidationError(
-            _("Your plan allows %(limit)s musicians and you have %(current)s. Archive musicians "
-              "you no longer use, or contact StageSub to change plan.")
+            _(
+                "Your plan allows %(limit)s musicians and you have %(current)s. Archive musicians "
+                "you no longer use, or contact StageSub to change plan."
+            )
             % {"limit": max_musicians, "current": current}
         )
 
@@ -106,9 +117,14 @@ def create_musician(data: MusicianData, *, max_musicians: int) -> Musician:
         _refuse_beyond_plan(max_musicians)
         _refuse_duplicates(data)
         musician = Musician.objects.create(
-            musician_id=musician_id, first_name=data.first_name, last_name=data.last_name,
-            email=data.email, phone=data.phone, preferred_language=data.preferred_language,
-            local_residence=data.local_residence, notes=data.notes,
+            musician_id=musician_id,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            email=data.email,
+            phone=data.phone,
+            preferred_language=data.preferred_language,
+            local_residence=data.local_residence,
+            notes=data.notes,
         )
         Qualification.objects.bulk_create(
             Qualification(musician=musician, position_id=pk) for pk in data.position_ids
@@ -121,8 +137,15 @@ def update_musician(musician: Musician, data: MusicianData) -> MusicianChange:
     with orchestra_atomic():
         musician = Musician.objects.select_for_update().get(pk=musician.pk)
         _refuse_duplicates(data, exclude_pk=musician.pk)
-        for name in ("first_name", "last_name", "email", "phone", "preferred_language",
-                     "local_residence", "notes"):
+        for name in (
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "preferred_language",
+            "local_residence",
+            "notes",
+        ):
             setattr(musician, name, getattr(data, name))
         musician.save()
         messages = set_qualifications(musician, data.position_ids)
@@ -171,7 +194,9 @@ def create_instrument(name: str, position_names: list[str] | None = None) -> Ins
         raise ValidationError({"name": _("Enter the instrument's name.")})
     with orchestra_atomic():
         if Instrument.objects.filter(name__iexact=name).exists():
-            raise ValidationError({"name": _("There is already an instrument called %(name)s.") % {"name": name}})
+            raise ValidationError(
+                {"name": _("There is already an instrument called %(name)s.") % {"name": name}}
+            )
         last = Instrument.objects.aggregate(m=Max("display_order"))["m"] or 0
         instrument = Instrument.objects.create(
             instrument_id=next_readable_id("INST"), name=name, display_order=last + 1
@@ -187,7 +212,9 @@ def rename_instrument(instrument: Instrument, name: str) -> Instrument:
         raise ValidationError({"name": _("Enter the instrument's name.")})
     with orchestra_atomic():
         if Instrument.objects.filter(name__iexact=name).exclude(pk=instrument.pk).exists():
-            raise ValidationError({"name": _("There is already an instrument called %(name)s.") % {"name": name}})
+            raise ValidationError(
+                {"name": _("There is already an instrument called %(name)s.") % {"name": name}}
+            )
         instrument.name = name
         instrument.save(update_fields=["name"])
     return instrument
@@ -234,12 +261,20 @@ def add_position(instrument: Instrument, name: str, hierarchy_level: int | None 
         raise ValidationError({"name": _("Enter the position's name.")})
     with orchestra_atomic():
         if instrument.positions.filter(name__iexact=name).exists():
-            raise ValidationError({"name": _("%(instrument)s already has a position called %(name)s.")
-                                   % {"instrument": instrument.name, "name": name}})
+            raise ValidationError(
+                {
+                    "name": _("%(instrument)s already has a position called %(name)s.")
+                    % {"instrument": instrument.name, "name": name}
+                }
+            )
         if hierarchy_level is None:
-            hierarchy_level = (instrument.positions.aggregate(m=Max("hierarchy_level"))["m"] or 0) + 1
+            hierarchy_level = (
+                instrument.positions.aggregate(m=Max("hierarchy_level"))["m"] or 0
+            ) + 1
         return Position.objects.create(
-            position_id=next_readable_id("POS"), instrument=instrument, name=name,
+            position_id=next_readable_id("POS"),
+            instrument=instrument,
+            name=name,
             hierarchy_level=hierarchy_level,
         )
 
@@ -250,8 +285,12 @@ def rename_position(position: Position, name: str) -> Position:
         raise ValidationError({"name": _("Enter the position's name.")})
     with orchestra_atomic():
         if position.instrument.positions.filter(name__iexact=name).exclude(pk=position.pk).exists():
-            raise ValidationError({"name": _("%(instrument)s already has a position called %(name)s.")
-                                   % {"instrument": position.instrument.name, "name": name}})
+            raise ValidationError(
+                {
+                    "name": _("%(instrument)s already has a position called %(name)s.")
+                    % {"instrument": position.instrument.name, "name": name}
+                }
+            )
         position.name = name
         position.save(update_fields=["name"])
     return position

@@ -47,7 +47,9 @@ QualificationRemovalCheck = Callable[[object, list[int]], list[str]]
 _removal_checks: list[QualificationRemovalCheck] = []
 
 
-def register_qualification_removal_check(check: QualificationRemovalCheck) -> QualificationRemovalCheck:
+def register_qualification_removal_check(
+    check: QualificationRemovalCheck,
+) -> QualificationRemovalCheck:
     _removal_checks.append(check)
     return check
 
