@@ -34,9 +34,10 @@ def test_default_seed(bound):
     ]
     violin = Instrument.objects.get(name="Violin")
     assert violin.instrument_id == "INST001"
-    assert [p.name for p in violin.positions.order_by("hierarchy_level")][
-        0
-    ] == "Förste konsertmästare"
+    assert (
+        next(p.name for p in violin.positions.order_by("hierarchy_level"))
+        == "Förste konsertmästare"
+    )
     # counters start after what was seeded
     assert next_readable_id("INST") == "INST015"
     assert next_readable_id("POS") == "POS044"
