@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     # orchestra side (each orchestra's own database)
     "stagesub.orchestra",
     "stagesub.roster",
+    "stagesub.rankings",
 ]
 
 MIDDLEWARE = [

@@ -12,4 +12,5 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("language/", set_language, name="set_language"),
     path("", include("stagesub.roster.urls")),
+    path("", include("stagesub.rankings.urls")),
 ]

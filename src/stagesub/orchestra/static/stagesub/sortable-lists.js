@@ -1,35 +1,37 @@
-// Drag-and-drop reordering: every element with class "sortable" and a data-reorder-url posts
-// the complete new order (data-id of its children) after a drop; the server applies it
-// atomically and answers 409 when the list changed meanwhile.
+// Drag-and-drop reordering. Every element with class "sortable" and a data-reorder-url posts the
+// complete new order (the data-id of its children) after a drop. The server applies it
+// atomically; lists that carry data-version send it along and get 409 when someone else changed
+// the list meanwhile (then we say so and reload).
 (function () {
   function csrfToken() {
     var input = document.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
-  function post(url, ids, onError) {
-    var body = new URLSearchParams();
-    ids.forEach(function (id) { body.append("order", id); });
-    Object.entries(extraFields(url)).forEach(function (kv) { body.append(kv[0], kv[1]); });
-    fetch(url, {method: "POST", body: body, headers: {"X-CSRFToken": csrfToken()}, credentials: "same-origin"})
-      .then(function (r) { return r.json().then(function (data) { return {ok: r.ok, data: data}; }); })
-      .then(function (res) { if (!res.ok) { onError(res.data.error || "Error"); } else { document.dispatchEvent(new CustomEvent("stagesub:reordered", {detail: res.data})); } })
-      .catch(function () { onError("Network error"); });
+  function renumber(list) {
+    list.querySelectorAll(":scope > [data-id] .rank").forEach(function (el, i) { el.textContent = (i + 1) + "."; });
   }
-  function extraFields(url) {
-    var el = document.querySelector('[data-reorder-url="' + url + '"]');
-    var out = {};
-    if (el && el.dataset.version) { out.version = el.dataset.version; }
-    return out;
+  function save(list) {
+    var body = new URLSearchParams();
+    Array.from(list.children).forEach(function (c) { if (c.dataset.id) { body.append("order", c.dataset.id); } });
+    if (list.dataset.version) { body.append("version", list.dataset.version); }
+    list.setAttribute("aria-busy", "true");
+    fetch(list.dataset.reorderUrl, {method: "POST", body: body, credentials: "same-origin",
+                                    headers: {"X-CSRFToken": csrfToken()}})
+      .then(function (r) { return r.json().then(function (data) { return {ok: r.ok, data: data}; }); })
+      .then(function (res) {
+        list.removeAttribute("aria-busy");
+        if (!res.ok) { throw new Error(res.data.error || "Error"); }
+        if (res.data.version) {
+          list.dataset.version = res.data.version;
+          list.querySelectorAll("input[name=version]").forEach(function (i) { i.value = res.data.version; });
+        }
+        renumber(list);
+        list.dispatchEvent(new CustomEvent("stagesub:saved", {bubbles: true}));
+      })
+      .catch(function (err) { alert(err.message); window.location.reload(); });
   }
   document.querySelectorAll(".sortable[data-reorder-url]").forEach(function (list) {
-    Sortable.create(list, {
-      handle: ".handle",
-      animation: 150,
-      draggable: "[data-id]",
-      onEnd: function () {
-        var ids = Array.from(list.children).filter(function (c) { return c.dataset.id; }).map(function (c) { return c.dataset.id; });
-        post(list.dataset.reorderUrl, ids, function (message) { alert(message); window.location.reload(); });
-      }
-    });
+    Sortable.create(list, {handle: ".handle", animation: 150, draggable: "[data-id]",
+                           onEnd: function (evt) { if (evt.oldIndex !== evt.newIndex) { save(list); } }});
   });
 })();

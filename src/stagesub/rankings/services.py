@@ -1,0 +1,175 @@
+"""Ranking-list rules: create on demand, append, remove, reorder (optimistic), clear, delete."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import F, Max
+from django.utils.translation import gettext as _
+
+from stagesub.orchestra.ids import next_readable_id
+from stagesub.rankings import usage
+from stagesub.rankings.models import RankingEntry, RankingList
+from stagesub.roster.models import Musician, Position
+from stagesub.tenancy.context import orchestra_atomic
+
+CONFIRM_WORD = "RADERA"
+
+
+class ListChanged(ValidationError):
+    """The list was changed by someone else since the page was loaded."""
+
+
+def default_description(position: Position, list_type: str) -> str:
+    return f"{list_type}-lista för {position.name} ({position.instrument.name})"
+
+
+def create_list(position: Position, list_type: str, description: str = "") -> RankingList:
+    if list_type not in RankingList.ListType.values:
+        raise ValidationError({"list_type": _("Choose list A, B or C.")})
+    with orchestra_atomic():
+        if RankingList.objects.filter(position=position, list_type=list_type).exists():
+            raise ValidationError(
+                _("%(position)s already has a %(type)s list.")
+                % {"position": position, "type": list_type}
+            )
+        return RankingList.objects.create(
+            ranking_list_id=next_readable_id("RANK"),
+            position=position,
+            list_type=list_type,
+            description=description.strip(),
+        )
+
+
+def candidates(ranking_list: RankingList):
+    """Musicians who may be added: qualified for the position, not archived, not yet listed."""
+    return (
+        Musician.objects.filter(qualifications=ranking_list.position)
+        .exclude(status=Musician.Status.ARCHIVED)
+        .exclude(ranking_entries__ranking_list=ranking_list)
+        .order_by("last_name", "first_name")
+    )
+
+
+def _locked(ranking_list: RankingList, version: int | None) -> RankingList:
+    current = RankingList.objects.select_for_update().get(pk=ranking_list.pk)
+    if version is not None and current.version != version:
+        raise ListChanged(_("The list was changed by someone else. Reload the page and try again."))
+    return current
+
+
+def _bump(ranking_list: RankingList) -> None:
+    RankingList.objects.filter(pk=ranking_list.pk).update(version=F("version") + 1)
+    ranking_list.refresh_from_db(fields=["version"])
+
+
+def add_musicians(ranking_list: RankingList, musician_ids: list[int]) -> list[RankingEntry]:
+    """Append the musicians, in the given order, at the end of the list, in one transaction."""
+    with orchestra_atomic():
+        ranking_list = _locked(ranking_list, None)
+        wanted = list(dict.fromkeys(musician_ids))
+        allowed = set(candidates(ranking_list).filter(pk__in=wanted).values_list("pk", flat=True))
+        refused = [pk for pk in wanted if pk not in allowed]
+        if refused:
+            names = ", ".join(m.full_name for m in Musician.objects.filter(pk__in=refused))
+            raise ValidationError(
+                _(
+                    "Cannot add %(names)s: only qualified, non-archived musicians who are not already "
+                    "on the list can be added."
+                )
+                % {"names": names or refused}
+            )
+        last = ranking_list.entries.aggregate(m=Max("rank"))["m"] or 0
+        entries = RankingEntry.objects.bulk_create(
+            RankingEntry(ranking_list=ranking_list, musician_id=pk, rank=last + i)
+            for i, pk in enumerate(wanted, start=1)
+        )
+        _bump(ranking_list)
+    return entries
+
+
+def _renumber(ranking_list: RankingList, ordered_entry_ids: list[int]) -> None:
+    # Two phases so the unique (list, rank) constraint never sees two rows on one rank: first
+    # move everyone out of the way (above the current maximum), then into place.
+    offset = (ranking_list.entries.aggregate(m=Max("rank"))["m"] or 0) + len(ordered_entry_ids) + 1
+    ranking_list.entries.update(rank=F("rank") + offset)
+    for rank, pk in enumerate(ordered_entry_ids, start=1):
+        RankingEntry.objects.filter(pk=pk).update(rank=rank)
+
+
+def remove_entry(ranking_list: RankingList, entry_id: int, *, version: int | None = None) -> None:
+    with orchestra_atomic():
+        ranking_list = _locked(ranking_list, version)
+        deleted, _count = ranking_list.entries.filter(pk=entry_id).delete()
+        if not deleted:
+            raise ListChanged(_("That musician is no longer on the list. Reload the page."))
+        _renumber(
+            ranking_list, list(ranking_list.entries.order_by("rank").values_list("pk", flat=True))
+        )
+        _bump(ranking_list)
+
+
+def reorder(
+    ranking_list: RankingList, ordered_entry_ids: list[int], *, version: int
+) -> RankingList:
+    """Apply a complete new order atomically; refuse if the list changed since `version`."""
+    with orchestra_atomic():
+        ranking_list = _locked(ranking_list, version)
+        current = set(ranking_list.entries.values_list("pk", flat=True))
+        if len(ordered_entry_ids) != len(current) or set(ordered_entry_ids) != current:
+            raise ListChanged(
+                _("The list was changed by someone else. Reload the page and try again.")
+            )
+        _renumber(ranking_list, ordered_entry_ids)
+        _bump(ranking_list)
+    return ranking_list
+
+
+def _confirm(word: str) -> None:
+    if (word or "").strip() != CONFIRM_WORD:
+        raise ValidationError({"confirm": _("Type %(word)s to confirm.") % {"word": CONFIRM_WORD}})
+
+
+def clear_list(ranking_list: RankingList, *, confirm: str) -> None:
+    _confirm(confirm)
+    with orchestra_atomic():
+        ranking_list = _locked(ranking_list, None)
+        ranking_list.entries.all().delete()
+        _bump(ranking_list)
+
+
+def delete_list(ranking_list: RankingList, *, confirm: str) -> None:
+    _confirm(confirm)
+    with orchestra_atomic():
+        ranking_list = _locked(ranking_list, None)
+        if ranking_list.entries.exists():
+            raise ValidationError(_("Only an empty list can be deleted. Clear it first."))
+        reasons = usage.list_usage(ranking_list)
+        if reasons:
+            raise ValidationError(reasons)
+        ranking_list.delete()
+
+
+def update_description(ranking_list: RankingList, description: str) -> RankingList:
+    ranking_list.description = description.strip()[:300]
+    ranking_list.save(update_fields=["description"])
+    return ranking_list
+
+
+def remove_musician_from_positions(musician: Musician, position_ids: list[int]) -> list[str]:
+    """Take the musician off the lists of positions they no longer hold; say which lists."""
+    messages = []
+    entries = RankingEntry.objects.filter(
+        musician=musician, ranking_list__position_id__in=position_ids
+    ).select_related("ranking_list__position__instrument")
+    for entry in list(entries):
+        ranking_list = entry.ranking_list
+        remove_entry(ranking_list, entry.pk)
+        messages.append(
+            _("%(name)s was removed from the %(type)s list of %(position)s.")
+            % {
+                "name": musician.full_name,
+                "type": ranking_list.list_type,
+                "position": ranking_list.position,
+            }
+        )
+    return messages

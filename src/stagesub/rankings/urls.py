@@ -1,0 +1,13 @@
+from django.urls import path
+
+from stagesub.rankings import views
+
+app_name = "rankings"
+
+urlpatterns = [
+    path("rankings/", views.overview, name="overview"),
+    path("rankings/new/", views.create, name="create"),
+    path("rankings/<str:ranking_list_id>/", views.detail, name="list"),
+    path("rankings/<str:ranking_list_id>/action/", views.action, name="action"),
+    path("rankings/<str:ranking_list_id>/reorder/", views.reorder, name="reorder"),
+]

@@ -1,0 +1,132 @@
+"""Ranking-list pages: the overview and one list (add, remove, reorder, clear, delete)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from stagesub.rankings import services
+from stagesub.rankings.models import RankingList
+from stagesub.roster.forms import grouped_positions
+from stagesub.roster.models import Position
+
+
+@login_required
+def overview(request):
+    lists: dict[int, dict[str, RankingList]] = {}
+    for ranking_list in RankingList.objects.annotate(members=Count("entries")):
+        lists.setdefault(ranking_list.position_id, {})[ranking_list.list_type] = ranking_list
+    groups = [
+        (
+            instrument,
+            [
+                (p, [(t, lists.get(p.pk, {}).get(t)) for t in RankingList.ListType.values])
+                for p in positions
+            ],
+        )
+        for instrument, positions in grouped_positions()
+    ]
+    return render(request, "rankings/overview.html", {"groups": groups})
+
+
+@login_required
+@require_POST
+def create(request):
+    position = get_object_or_404(Position, pk=request.POST.get("position") or 0)
+    try:
+        ranking_list = services.create_list(
+            position, request.POST.get("list_type", ""), request.POST.get("description", "")
+        )
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("rankings:overview")
+    return redirect("rankings:list", ranking_list_id=ranking_list.ranking_list_id)
+
+
+def _list(ranking_list_id: str) -> RankingList:
+    return get_object_or_404(
+        RankingList.objects.select_related("position__instrument"),
+        ranking_list_id=ranking_list_id.upper(),
+    )
+
+
+@login_required
+def detail(request, ranking_list_id):
+    ranking_list = _list(ranking_list_id)
+    entries = ranking_list.entries.select_related("musician")
+    return render(
+        request,
+        "rankings/list.html",
+        {
+            "list": ranking_list,
+            "entries": entries,
+            "candidates": services.candidates(ranking_list),
+            "confirm_word": services.CONFIRM_WORD,
+            "default_description": services.default_description(
+                ranking_list.position, ranking_list.list_type
+            ),
+        },
+    )
+
+
+@login_required
+@require_POST
+def action(request, ranking_list_id):
+    ranking_list = _list(ranking_list_id)
+    kind = request.POST.get("action", "")
+    try:
+        if kind == "add":
+            ids = [int(x) for x in request.POST.getlist("musicians") if x.isdigit()]
+            if not ids:
+                raise ValidationError(_("Choose at least one musician to add."))
+            added = services.add_musicians(ranking_list, ids)
+            messages.success(request, _("%(n)s added to the list.") % {"n": len(added)})
+        elif kind == "remove":
+            services.remove_entry(
+                ranking_list, int(request.POST.get("entry") or 0), version=_version(request)
+            )
+        elif kind == "describe":
+            services.update_description(ranking_list, request.POST.get("description", ""))
+        elif kind == "clear":
+            services.clear_list(ranking_list, confirm=request.POST.get("confirm", ""))
+            messages.success(request, _("The list was cleared."))
+        elif kind == "delete":
+            services.delete_list(ranking_list, confirm=request.POST.get("confirm", ""))
+            messages.success(request, _("The list was deleted."))
+            return redirect("rankings:overview")
+        else:
+            return HttpResponseBadRequest(_("Unknown action."))
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    return redirect("rankings:list", ranking_list_id=ranking_list.ranking_list_id)
+
+
+def _version(request) -> int | None:
+    value = request.POST.get("version", "")
+    return int(value) if value.isdigit() else None
+
+
+@login_required
+@require_POST
+def reorder(request, ranking_list_id):
+    ranking_list = _list(ranking_list_id)
+    version = _version(request)
+    try:
+        ids = [int(x) for x in request.POST.getlist("order")]
+    except ValueError:
+        ids = []
+    if version is None or not ids:
+        return JsonResponse({"error": _("Invalid order.")}, status=400)
+    try:
+        ranking_list = services.reorder(ranking_list, ids, version=version)
+    except services.ListChanged as error:
+        return JsonResponse({"error": " ".join(error.messages)}, status=409)
+    return JsonResponse({"ok": True, "version": ranking_list.version})
