@@ -56,7 +56,7 @@ def test_create_on_demand_once_per_type(setup):
 
 
 def test_add_appends_in_order_and_refuses_unqualified_or_archived(setup):
-    position, musicians, ranking_list = setup
+    _position, musicians, ranking_list = setup
     services.add_musicians(ranking_list, [musicians[2].pk, musicians[0].pk])
     services.add_musicians(ranking_list, [musicians[1].pk])
     assert _order(ranking_list) == ["M2", "M0", "M1"]
@@ -153,7 +153,7 @@ def test_clear_and_delete_need_the_confirmation_word(setup):
 
 
 def test_losing_a_qualification_removes_from_its_lists_and_says_so(setup):
-    position, musicians, ranking_list = setup
+    _position, musicians, ranking_list = setup
     services.add_musicians(ranking_list, [m.pk for m in musicians[:3]])
     viola = Position.objects.get(name="Tutti", instrument__name="Viola")
     m1 = musicians[1]
