@@ -7,7 +7,7 @@ import sys
 
 def test_check_deploy_is_clean_for_production_settings(tmp_path):
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("STAGESUB_")},
+        **{k: v for k, v in os.environ.items() if not k.startswith(("STAGESUB_", "DJANGO_"))},
         "DJANGO_SETTINGS_MODULE": "stagesub.settings",
         "STAGESUB_SECRET_KEY": "x" * 20
         + "production-like-secret-key-with-enough-entropy-0123456789",

@@ -13,9 +13,6 @@ import pytest
 from django.conf import settings
 
 CHROMIUM = os.environ.get("STAGESUB_CHROMIUM", "/usr/bin/chromium")
-# Playwright's sync API keeps an event loop in the test thread; Django's ORM calls made by the
-# test itself (fixtures, assertions) are still synchronous, which Django must be told.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +22,9 @@ def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}: scripts/test installs Debian's chromium")
     base = settings.BASE_DOMAIN
+    # Playwright's sync API keeps an event loop in the test thread; the ORM calls the tests make
+    # themselves (fixtures, assertions) are still synchronous, which Django must be told.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -42,6 +42,7 @@ def browser():
         )
         yield browser
         browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.shortcuts import render
+from django.urls import set_urlconf
 
 from stagesub.tenancy.binding import directory
 from stagesub.tenancy.context import TenancyError, bind
@@ -33,7 +34,7 @@ class OrchestraRoutingMiddleware:
         match = parse_host(request.get_host(), settings.BASE_DOMAIN)
         request.orchestra = None
         if match.is_platform:
-            request.urlconf = PLATFORM_URLCONF
+            self._use_urlconf(request, PLATFORM_URLCONF)
             return self.get_response(request)
         if not match.is_orchestra:
             return render(request, "tenancy/no_orchestra.html", status=404)
@@ -45,9 +46,16 @@ class OrchestraRoutingMiddleware:
                 )
             return render(request, "tenancy/no_orchestra.html", status=404)
         request.orchestra = orchestra
-        request.urlconf = ORCHESTRA_URLCONF
+        self._use_urlconf(request, ORCHESTRA_URLCONF)
         with bind(binding):
             return self.get_response(request)
+
+    @staticmethod
+    def _use_urlconf(request, urlconf: str) -> None:
+        # Django applies request.urlconf only when it reaches the view; set it now as well so
+        # pages rendered by later middleware (refusals) reverse URLs of the right host.
+        request.urlconf = urlconf
+        set_urlconf(urlconf)
 
     def process_exception(self, request, exception):
         if isinstance(exception, TenancyError):

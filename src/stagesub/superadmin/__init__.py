@@ -1,0 +1,1 @@
+"""The platform console for superadmins (control side): orchestras and their provisioning."""

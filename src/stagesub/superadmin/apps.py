@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SuperadminConfig(AppConfig):
+    name = "stagesub.superadmin"
+    verbose_name = "Superadmin console"

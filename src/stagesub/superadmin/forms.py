@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from stagesub.tenancy.models import (
+    RESERVED_SUBDOMAINS,
+    SUBDOMAIN_PATTERN,
+    IsolationIncident,
+    Orchestra,
+)
+
+
+class OrchestraCreateForm(forms.Form):
+    name = forms.CharField(label=_("Orchestra name"), max_length=200)
+    subdomain = forms.CharField(
+        label=_("Subdomain"),
+        max_length=40,
+        help_text=_(
+            "The orchestra's address: <subdomain>.%(domain)s. Lower-case letters, digits, hyphens."
+        ),
+    )
+    contact_name = forms.CharField(label=_("Contact person"), max_length=200, required=False)
+    contact_email = forms.EmailField(label=_("Contact e-mail (the administrator's)"))
+    admin_username = forms.CharField(
+        label=_("Administrator username"),
+        max_length=150,
+        required=False,
+        help_text=_("Leave empty for <subdomain>-admin."),
+    )
+    plan = forms.ChoiceField(
+        label=_("Plan"), choices=Orchestra.Plan.choices, initial=Orchestra.Plan.MEDIUM
+    )
+
+    def __init__(self, *args, base_domain: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["subdomain"].help_text = self.fields["subdomain"].help_text % {
+            "domain": base_domain
+        }
+
+    def clean_subdomain(self):
+        subdomain = self.cleaned_data["subdomain"].strip().lower()
+        if not re.match(SUBDOMAIN_PATTERN, subdomain):
+            raise forms.ValidationError(
+                _(
+                    "Use 1–40 lower-case letters a–z, digits and hyphens, not starting or ending with a hyphen."
+                )
+            )
+        if subdomain in RESERVED_SUBDOMAINS:
+            raise forms.ValidationError(_("This subdomain is reserved for the platform."))
+        holder = Orchestra.objects.filter(subdomain=subdomain).first()
+        if holder is not None:
+            raise forms.ValidationError(_("Already used by %(name)s.") % {"name": holder.name})
+        return subdomain
+
+    def clean_admin_username(self):
+        username = self.cleaned_data["admin_username"].strip()
+        if username and get_user_model().objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(_("This username is taken."))
+        return username
+
+    def clean(self):
+        cleaned = super().clean()
+        incident = IsolationIncident.open_incidents().first()
+        if incident is not None:
+            raise forms.ValidationError(
+                _("New orchestras are blocked while isolation incident #%(id)s is open.")
+                % {"id": incident.pk}
+            )
+        subdomain = cleaned.get("subdomain")
+        default_username = f"{subdomain}-admin"
+        if (
+            subdomain
+            and not cleaned.get("admin_username")
+            and get_user_model().objects.filter(username__iexact=default_username).exists()
+        ):
+            self.add_error(
+                "admin_username",
+                _("%(u)s is taken: choose a username.") % {"u": default_username},
+            )
+        return cleaned

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from stagesub.superadmin import views
+
+app_name = "superadmin"
+
+urlpatterns = [
+    path("", views.orchestra_list, name="orchestras"),
+    path("orchestras/new/", views.orchestra_create, name="orchestra_create"),
+    path("orchestras/jobs/<uuid:job_id>/", views.job_detail, name="job"),
+    path("orchestras/jobs/<uuid:job_id>/progress/", views.job_progress, name="job_progress"),
+]
