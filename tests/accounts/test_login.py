@@ -113,3 +113,15 @@ def test_suspended_orchestra_gets_suspended_page(goteborg):
 
 def test_platform_landing_page(db):
     assert host_client().get("/").status_code == 200
+
+
+def test_swedish_by_default_english_on_request(goteborg):
+    client = host_client(goteborg)
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert "Logga in till Göteborgs Symfoniker" in page  # Swedish unless the person chooses
+    response = client.post("/language/", {"language": "en", "next": "/login/"})
+    assert response["Location"] == "/login/"
+    assert "Log in to Göteborgs Symfoniker" in client.get("/login/").content.decode()
+    # an unknown language or a foreign redirect target is ignored
+    response = client.post("/language/", {"language": "xx", "next": "https://evil.example/"})
+    assert response["Location"] == "/"
