@@ -173,6 +173,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 
 EMAIL_SUBJECT_PREFIX = "[StageSub] "
 DEFAULT_FROM_EMAIL = os.environ.get("STAGESUB_FROM_EMAIL", f"StageSub <no-reply@{BASE_DOMAIN}>")
