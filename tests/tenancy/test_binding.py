@@ -102,3 +102,17 @@ def test_open_connections_are_bounded(make_orchestra):
     # the most recently used are the ones kept open
     assert connections.alias_for(orchestras[-1].id) in connections.open_orchestra_connections()
     assert connections.alias_for(orchestras[0].id) not in connections.open_orchestra_connections()
+
+
+def test_request_to_an_orchestra_whose_database_carries_another_stamp_gets_503(
+    goteborg, malmo, tmp_path, caplog
+):
+    from stagesub.tenancy.binding import directory
+    from tests.conftest import login
+
+    client = login(malmo, "malmo-admin")
+    point_at_same_database(malmo, goteborg, tmp_path)
+    directory.forget()
+    response = client.get("/")
+    assert response.status_code == 503
+    assert "tenancy refusal" in caplog.text
