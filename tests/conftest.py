@@ -8,6 +8,7 @@ import os
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import translation
 
 from stagesub.tenancy.models import DatabaseServer, Orchestra
 from stagesub.tenancy.provisioning import ProvisionRequest, create_orchestra
@@ -28,6 +29,14 @@ def _fast_password_hashing(settings, request):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    # Messages built outside a request (services called directly) follow the active language;
+    # the tests read them in English. Pages follow the person's choice: see host_client.
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def backend() -> str:
     return BACKEND
@@ -37,9 +46,16 @@ def host_for(orchestra=None) -> str:
     return f"{orchestra.subdomain}.{settings.BASE_DOMAIN}" if orchestra else settings.BASE_DOMAIN
 
 
-def host_client(orchestra=None, **kwargs) -> Client:
-    """A test client whose every request goes to the orchestra's host (or the platform's)."""
-    return Client(HTTP_HOST=host_for(orchestra), **kwargs)
+def host_client(orchestra=None, *, language: str | None = "en", **kwargs) -> Client:
+    """A test client whose every request goes to the orchestra's host (or the platform's).
+
+    Pages are Swedish unless the person chose English; the client chooses English (the
+    language the assertions are written in) unless told `language=None`.
+    """
+    client = Client(HTTP_HOST=host_for(orchestra), **kwargs)
+    if language:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    return client
 
 
 @pytest.fixture

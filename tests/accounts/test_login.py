@@ -116,7 +116,7 @@ def test_platform_landing_page(db):
 
 
 def test_swedish_by_default_english_on_request(goteborg):
-    client = host_client(goteborg)
+    client = host_client(goteborg, language=None)
     page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
     assert "Logga in till Göteborgs Symfoniker" in page  # Swedish unless the person chooses
     response = client.post("/language/", {"language": "en", "next": "/login/"})
