@@ -110,9 +110,11 @@ TEMPLATES = [
     }
 ]
 
-_control_url = (
-    os.environ.get("STAGESUB_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'control.sqlite3'}"
-)
+_control_url = os.environ.get("STAGESUB_DATABASE_URL")
+if not _control_url:
+    # Embedded default: the control database is a file in the data directory (made on demand).
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _control_url = f"sqlite:///{DATA_DIR / 'control.sqlite3'}"
 DATABASES = {"default": database_settings(_control_url)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {

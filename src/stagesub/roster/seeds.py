@@ -38,26 +38,34 @@ DEFAULT_INSTRUMENTS: list[tuple[str, list[str]]] = [
 
 @seed_step("roster.instruments", order=10)
 def seed_instruments(orchestra) -> None:
-    """14 instruments, 43 positions; ids INST001–014 and POS001–043; counters advanced past them."""
-    position_number = 0
-    for order, (name, positions) in enumerate(DEFAULT_INSTRUMENTS, start=1):
-        instrument, _ = Instrument.objects.get_or_create(
-            name=name,
-            defaults={"instrument_id": format_readable_id("INST", order), "display_order": order},
-        )
+    """14 instruments, 43 positions; ids INST001–014 and POS001–043; counters advanced past them.
+
+    Bulk inserts (a handful of queries, not a hundred), skipping rows an adopted database has.
+    """
+    existing = set(Instrument.objects.values_list("name", flat=True))
+    Instrument.objects.bulk_create(
+        Instrument(instrument_id=format_readable_id("INST", order), name=name, display_order=order)
+        for order, (name, _positions) in enumerate(DEFAULT_INSTRUMENTS, start=1)
+        if name not in existing
+    )
+    instruments = {i.name: i for i in Instrument.objects.all()}
+    existing_positions = set(Position.objects.values_list("instrument__name", "name"))
+    new_positions, number = [], 0
+    for name, positions in DEFAULT_INSTRUMENTS:
         for level, position_name in enumerate(positions, start=1):
-            position_number += 1
-            Position.objects.get_or_create(
-                instrument=instrument,
-                name=position_name,
-                defaults={
-                    "position_id": format_readable_id("POS", position_number),
-                    "hierarchy_level": level,
-                },
-            )
+            number += 1
+            if (name, position_name) not in existing_positions:
+                new_positions.append(
+                    Position(
+                        position_id=format_readable_id("POS", number),
+                        instrument=instruments[name],
+                        name=position_name,
+                        hierarchy_level=level,
+                    )
+                )
+    Position.objects.bulk_create(new_positions)
     advance_past("INST", len(DEFAULT_INSTRUMENTS))
-    advance_past("POS", position_number)
-    advance_past("MUS", 0)
+    advance_past("POS", number)
 
 
 FIRST_NAMES = [

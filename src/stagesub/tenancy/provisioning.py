@@ -14,10 +14,12 @@ import secrets
 import string
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -61,6 +63,9 @@ PROVISION_STEPS: list[tuple[str, str]] = [
 
 Progress = Callable[[str], None]
 _PASSWORD_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "IOl0o1")
+
+
+_hasher_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stagesub-hash")
 
 
 class ProvisioningRefused(Exception):
@@ -176,6 +181,9 @@ def create_orchestra(
     password = req.admin_password or os.environ.get("STAGESUB_ADMIN_PASSWORD") or ""
     generated = not password
     password = password or generate_admin_password()
+    # Argon2 is deliberately slow (about 0.1 s) and releases the GIL: hash while the database
+    # is being created instead of after it.
+    hashing = _hasher_pool.submit(make_password, password)
 
     undo: list[tuple[str, Callable[[], None]]] = []
     try:
@@ -205,7 +213,9 @@ def create_orchestra(
         undo.append(("connection", lambda: connections.forget_in_this_thread(binding.alias)))
         with bind(binding):
             step("migrate")
-            schema.migrate(binding.alias)
+            if orchestra.adopted:
+                schema.migrate(binding.alias)
+            # A copy of the template is already at the current fingerprint: nothing to apply.
             MigrationState.objects.create(
                 orchestra=orchestra,
                 applied_fingerprint=schema.current_fingerprint(),
@@ -223,10 +233,10 @@ def create_orchestra(
         step("create_admin")
         step("activate")
         with transaction.atomic():
-            user = get_user_model().objects.create_user(
+            user = get_user_model().objects.create(
                 username=username,
                 email=req.admin_email.strip(),
-                password=password,
+                password=hashing.result(),
                 role="admin",
                 orchestra=orchestra,
             )
