@@ -55,6 +55,9 @@ MAX_OPEN_ORCHESTRA_CONNECTIONS = int(
 )
 # Seconds an orchestra connection is kept open between requests (Django's CONN_MAX_AGE).
 ORCHESTRA_CONN_MAX_AGE = int(os.environ.get("STAGESUB_ORCHESTRA_CONN_MAX_AGE", "300"))
+# Ready-made copies of the schema template the worker keeps on each PostgreSQL server, so a new
+# orchestra does not wait for CREATE DATABASE (see tenancy.spares). 0 turns them off.
+SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
 # How often `stagesub worker` runs the isolation monitor, in seconds.
 ISOLATION_MONITOR_INTERVAL = int(os.environ.get("STAGESUB_ISOLATION_MONITOR_INTERVAL", "3600"))
 

@@ -161,11 +161,14 @@ class PostgresBackend:
                     sql.Identifier(role), sql.Literal(password)
                 )
             )
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY WAL_LOG").format(
-                    sql.Identifier(database_name), sql.Identifier(template)
+            from stagesub.tenancy.spares import take_spare
+
+            if not take_spare(conn, database_name):
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY WAL_LOG").format(
+                        sql.Identifier(database_name), sql.Identifier(template)
+                    )
                 )
-            )
             conn.execute(
                 sql.SQL(
                     "REVOKE ALL ON DATABASE {db} FROM PUBLIC;"

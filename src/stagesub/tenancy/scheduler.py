@@ -70,3 +70,22 @@ def _monitor_isolation() -> str:
     if incident is not None:
         return f"VIOLATION, incident #{incident.pk}: {incident.summary}"
     return f"exit {report.exit_code}: {len(report.checks)} orchestras checked"
+
+
+@periodic_job("tenancy.spare_databases", interval=lambda: 30)
+def _keep_spare_databases() -> str:
+    from stagesub.tenancy.backends import PostgresBackend, backend_for
+    from stagesub.tenancy.models import DatabaseServer
+    from stagesub.tenancy.spares import ensure_spares
+
+    if settings.SPARE_DATABASES <= 0:
+        return "off"
+    made = 0
+    servers = DatabaseServer.objects.filter(
+        kind=DatabaseServer.Kind.POSTGRESQL, status=DatabaseServer.Status.ACTIVE
+    ).exclude(region="adopted")  # servers of adopted databases are not ours to fill
+    for server in servers:
+        backend = backend_for(server)
+        if isinstance(backend, PostgresBackend):
+            made += ensure_spares(backend)
+    return f"{made} spare databases created"
