@@ -33,7 +33,9 @@ def _databases_on_server(server) -> set[str]:
             rows = conn.execute(
                 "SELECT datname FROM pg_database WHERE datname LIKE 'stagesub\\_%%'"
             ).fetchall()
-        return {r[0] for r in rows if not r[0].startswith(("stagesub_template_", "stagesub_spare_"))}
+        return {
+            r[0] for r in rows if not r[0].startswith(("stagesub_template_", "stagesub_spare_"))
+        }
     return {p.name for p in backend.directory.glob("*.sqlite3")}
 
 
