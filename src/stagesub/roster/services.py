@@ -188,34 +188,72 @@ def set_musician_status(musician: Musician, status: str) -> Musician:
 # --- instruments and positions -------------------------------------------------------------
 
 
-def create_instrument(name: str, position_names: list[str] | None = None) -> Instrument:
+def _checked_name(
+    name: str,
+    siblings,
+    *,
+    exclude_pk: int | None,
+    empty: str,
+    taken: str,
+    params: dict | None = None,
+) -> str:
+    """The trimmed name, refused when empty or already used (case-insensitively) by a sibling."""
     name = name.strip()
     if not name:
-        raise ValidationError({"name": _("Enter the instrument's name.")})
+        raise ValidationError({"name": empty})
+    clash = siblings.filter(name__iexact=name)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ValidationError({"name": taken % {"name": name, **(params or {})}})
+    return name
+
+
+def _instrument_name(name: str, exclude_pk: int | None = None) -> str:
+    return _checked_name(
+        name,
+        Instrument.objects.all(),
+        exclude_pk=exclude_pk,
+        empty=_("Enter the instrument's name."),
+        taken=_("There is already an instrument called %(name)s."),
+    )
+
+
+def _position_name(instrument: Instrument, name: str, exclude_pk: int | None = None) -> str:
+    return _checked_name(
+        name,
+        instrument.positions.all(),
+        exclude_pk=exclude_pk,
+        empty=_("Enter the position's name."),
+        taken=_("%(instrument)s already has a position called %(name)s."),
+        params={"instrument": instrument.name},
+    )
+
+
+def _apply_order(rows, ordered_ids: list[int], field: str, changed: str) -> None:
+    """Number `rows` 1..n in the given order, refusing an order that is not exactly all of them."""
+    existing = set(rows.values_list("pk", flat=True))
+    if len(ordered_ids) != len(existing) or set(ordered_ids) != existing:
+        raise ValidationError(changed)
+    for number, pk in enumerate(ordered_ids, start=1):
+        rows.filter(pk=pk).update(**{field: number})
+
+
+def create_instrument(name: str, position_names: list[str] | None = None) -> Instrument:
     with orchestra_atomic():
-        if Instrument.objects.filter(name__iexact=name).exists():
-            raise ValidationError(
-                {"name": _("There is already an instrument called %(name)s.") % {"name": name}}
-            )
+        name = _instrument_name(name)
         last = Instrument.objects.aggregate(m=Max("display_order"))["m"] or 0
         instrument = Instrument.objects.create(
             instrument_id=next_readable_id("INST"), name=name, display_order=last + 1
         )
-        for name_ in position_names or []:
-            add_position(instrument, name_)
+        for position_name in position_names or []:
+            add_position(instrument, position_name)
     return instrument
 
 
 def rename_instrument(instrument: Instrument, name: str) -> Instrument:
-    name = name.strip()
-    if not name:
-        raise ValidationError({"name": _("Enter the instrument's name.")})
     with orchestra_atomic():
-        if Instrument.objects.filter(name__iexact=name).exclude(pk=instrument.pk).exists():
-            raise ValidationError(
-                {"name": _("There is already an instrument called %(name)s.") % {"name": name}}
-            )
-        instrument.name = name
+        instrument.name = _instrument_name(name, exclude_pk=instrument.pk)
         instrument.save(update_fields=["name"])
     return instrument
 
@@ -223,11 +261,12 @@ def rename_instrument(instrument: Instrument, name: str) -> Instrument:
 def reorder_instruments(ordered_ids: list[int]) -> None:
     """Apply a complete new order (from drag and drop) atomically."""
     with orchestra_atomic():
-        existing = set(Instrument.objects.values_list("pk", flat=True))
-        if set(ordered_ids) != existing or len(ordered_ids) != len(existing):
-            raise ValidationError(_("The instrument list changed meanwhile. Reload and try again."))
-        for order, pk in enumerate(ordered_ids, start=1):
-            Instrument.objects.filter(pk=pk).update(display_order=order)
+        _apply_order(
+            Instrument.objects.all(),
+            ordered_ids,
+            "display_order",
+            _("The instrument list changed meanwhile. Reload and try again."),
+        )
 
 
 def set_instrument_archived(instrument: Instrument, archived: bool) -> Instrument:
@@ -256,17 +295,8 @@ def delete_instrument(instrument: Instrument) -> None:
 
 
 def add_position(instrument: Instrument, name: str, hierarchy_level: int | None = None) -> Position:
-    name = name.strip()
-    if not name:
-        raise ValidationError({"name": _("Enter the position's name.")})
     with orchestra_atomic():
-        if instrument.positions.filter(name__iexact=name).exists():
-            raise ValidationError(
-                {
-                    "name": _("%(instrument)s already has a position called %(name)s.")
-                    % {"instrument": instrument.name, "name": name}
-                }
-            )
+        name = _position_name(instrument, name)
         if hierarchy_level is None:
             hierarchy_level = (
                 instrument.positions.aggregate(m=Max("hierarchy_level"))["m"] or 0
@@ -280,29 +310,20 @@ def add_position(instrument: Instrument, name: str, hierarchy_level: int | None 
 
 
 def rename_position(position: Position, name: str) -> Position:
-    name = name.strip()
-    if not name:
-        raise ValidationError({"name": _("Enter the position's name.")})
     with orchestra_atomic():
-        if position.instrument.positions.filter(name__iexact=name).exclude(pk=position.pk).exists():
-            raise ValidationError(
-                {
-                    "name": _("%(instrument)s already has a position called %(name)s.")
-                    % {"instrument": position.instrument.name, "name": name}
-                }
-            )
-        position.name = name
+        position.name = _position_name(position.instrument, name, exclude_pk=position.pk)
         position.save(update_fields=["name"])
     return position
 
 
 def reorder_positions(instrument: Instrument, ordered_ids: list[int]) -> None:
     with orchestra_atomic():
-        existing = set(instrument.positions.values_list("pk", flat=True))
-        if set(ordered_ids) != existing or len(ordered_ids) != len(existing):
-            raise ValidationError(_("The position list changed meanwhile. Reload and try again."))
-        for level, pk in enumerate(ordered_ids, start=1):
-            Position.objects.filter(pk=pk).update(hierarchy_level=level)
+        _apply_order(
+            instrument.positions.all(),
+            ordered_ids,
+            "hierarchy_level",
+            _("The position list changed meanwhile. Reload and try again."),
+        )
 
 
 def delete_position(position: Position) -> None:
