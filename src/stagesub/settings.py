@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "stagesub.orchestra",
     "stagesub.roster",
     "stagesub.rankings",
+    "stagesub.projects",
 ]
 
 MIDDLEWARE = [

@@ -34,6 +34,12 @@ class RankingList(models.Model):
     def __str__(self) -> str:
         return f"{self.list_type}-lista {self.position}"
 
+    def candidate_musicians(self):
+        """Qualified for the position and not archived (inactive ones may wait on the list)."""
+        return Musician.objects.filter(qualifications=self.position).exclude(
+            status=Musician.Status.ARCHIVED
+        )
+
 
 class RankingEntry(models.Model):
     ranking_list = models.ForeignKey(RankingList, on_delete=models.CASCADE, related_name="entries")

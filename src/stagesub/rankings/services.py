@@ -40,29 +40,33 @@ def create_list(position: Position, list_type: str, description: str = "") -> Ra
         )
 
 
-def candidates(ranking_list: RankingList):
-    """Musicians who may be added: qualified for the position, not archived, not yet listed."""
+# The functions below work on any ordered list of musicians: a standard RankingList or a
+# project's own list (projects.ProjectList). Such a list has `entries` (rank, musician), a
+# `version`, and says who may join it through `candidate_musicians()`.
+
+
+def candidates(ranking_list):
+    """Musicians who may be added: the list's candidates who are not on it yet."""
     return (
-        Musician.objects.filter(qualifications=ranking_list.position)
-        .exclude(status=Musician.Status.ARCHIVED)
-        .exclude(ranking_entries__ranking_list=ranking_list)
+        ranking_list.candidate_musicians()
+        .exclude(pk__in=ranking_list.entries.values("musician_id"))
         .order_by("last_name", "first_name")
     )
 
 
-def _locked(ranking_list: RankingList, version: int | None) -> RankingList:
-    current = RankingList.objects.select_for_update().get(pk=ranking_list.pk)
+def _locked(ranking_list, version: int | None):
+    current = type(ranking_list).objects.select_for_update().get(pk=ranking_list.pk)
     if version is not None and current.version != version:
         raise ListChanged(_("The list was changed by someone else. Reload the page and try again."))
     return current
 
 
-def _bump(ranking_list: RankingList) -> None:
-    RankingList.objects.filter(pk=ranking_list.pk).update(version=F("version") + 1)
+def _bump(ranking_list) -> None:
+    type(ranking_list).objects.filter(pk=ranking_list.pk).update(version=F("version") + 1)
     ranking_list.refresh_from_db(fields=["version"])
 
 
-def add_musicians(ranking_list: RankingList, musician_ids: list[int]) -> list[RankingEntry]:
+def add_musicians(ranking_list, musician_ids: list[int]) -> list:
     """Append the musicians, in the given order, at the end of the list, in one transaction."""
     with orchestra_atomic():
         ranking_list = _locked(ranking_list, None)
@@ -79,24 +83,25 @@ def add_musicians(ranking_list: RankingList, musician_ids: list[int]) -> list[Ra
                 % {"names": names or refused}
             )
         last = ranking_list.entries.aggregate(m=Max("rank"))["m"] or 0
-        entries = RankingEntry.objects.bulk_create(
-            RankingEntry(ranking_list=ranking_list, musician_id=pk, rank=last + i)
+        entry_model, list_field = ranking_list.entries.model, ranking_list.entries.field.name
+        entries = entry_model.objects.bulk_create(
+            entry_model(**{list_field: ranking_list}, musician_id=pk, rank=last + i)
             for i, pk in enumerate(wanted, start=1)
         )
         _bump(ranking_list)
     return entries
 
 
-def _renumber(ranking_list: RankingList, ordered_entry_ids: list[int]) -> None:
+def _renumber(ranking_list, ordered_entry_ids: list[int]) -> None:
     # Two phases so the unique (list, rank) constraint never sees two rows on one rank: first
     # move everyone out of the way (above the current maximum), then into place.
     offset = (ranking_list.entries.aggregate(m=Max("rank"))["m"] or 0) + len(ordered_entry_ids) + 1
     ranking_list.entries.update(rank=F("rank") + offset)
     for rank, pk in enumerate(ordered_entry_ids, start=1):
-        RankingEntry.objects.filter(pk=pk).update(rank=rank)
+        ranking_list.entries.filter(pk=pk).update(rank=rank)
 
 
-def remove_entry(ranking_list: RankingList, entry_id: int, *, version: int | None = None) -> None:
+def remove_entry(ranking_list, entry_id: int, *, version: int | None = None) -> None:
     with orchestra_atomic():
         ranking_list = _locked(ranking_list, version)
         deleted, _count = ranking_list.entries.filter(pk=entry_id).delete()
@@ -129,7 +134,7 @@ def _confirm(word: str) -> None:
         raise ValidationError({"confirm": _("Type %(word)s to confirm.") % {"word": CONFIRM_WORD}})
 
 
-def clear_list(ranking_list: RankingList, *, confirm: str) -> None:
+def clear_list(ranking_list, *, confirm: str) -> None:
     _confirm(confirm)
     with orchestra_atomic():
         ranking_list = _locked(ranking_list, None)
@@ -137,7 +142,7 @@ def clear_list(ranking_list: RankingList, *, confirm: str) -> None:
         _bump(ranking_list)
 
 
-def delete_list(ranking_list: RankingList, *, confirm: str) -> None:
+def delete_list(ranking_list, *, confirm: str) -> None:
     _confirm(confirm)
     with orchestra_atomic():
         ranking_list = _locked(ranking_list, None)

@@ -1,0 +1,148 @@
+"""Projects, needs and project lists (the orchestra's own database)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from stagesub.projects.weeks import iso_week
+from stagesub.rankings.models import RankingList
+from stagesub.roster.models import Musician, Position
+
+
+class Project(models.Model):
+    project_id = models.CharField(max_length=20, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    start_date = models.DateField(_("start date"))
+    rehearsal_schedule = models.TextField(_("rehearsal schedule"), blank=True, default="")
+    concert_info = models.TextField(_("concert information"), blank=True, default="")
+    notes = models.TextField(_("notes"), blank=True, default="")
+    is_archived = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start_date", "name"]
+
+    def __str__(self) -> str:
+        return f"V. {self.week} {self.name}"
+
+    @property
+    def week(self) -> int:
+        return iso_week(self.start_date)[1]
+
+    @property
+    def week_end(self) -> datetime.date:
+        """The Sunday of the start week: the project counts as upcoming until that day ends."""
+        return self.start_date + datetime.timedelta(days=6 - self.start_date.weekday())
+
+    def is_upcoming(self, today: datetime.date) -> bool:
+        return today <= self.week_end
+
+
+class ProjectList(models.Model):
+    """A project's own ranking list for one position ("V. 12 Beethoven 5"), optionally a template."""
+
+    list_id = models.CharField(max_length=20, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="lists")
+    position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="project_lists")
+    name = models.CharField(_("name"), max_length=200)
+    is_template = models.BooleanField(_("save as template"), default=False)
+    template_name = models.CharField(_("template name"), max_length=200, blank=True, default="")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position__instrument__display_order", "position__hierarchy_level"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "position"], name="one_project_list_per_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    list_type = "P"  # shown where A/B/C would be
+
+    def candidate_musicians(self):
+        """Qualified for the position and active: a project list is built for sending now."""
+        return Musician.objects.filter(qualifications=self.position, status=Musician.Status.ACTIVE)
+
+
+class ProjectListEntry(models.Model):
+    project_list = models.ForeignKey(ProjectList, on_delete=models.CASCADE, related_name="entries")
+    musician = models.ForeignKey(
+        Musician, on_delete=models.PROTECT, related_name="project_list_entries"
+    )
+    rank = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project_list", "musician"], name="musician_once_per_project_list"
+            ),
+            models.UniqueConstraint(
+                fields=["project_list", "rank"], name="rank_unique_per_project_list"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rank}. {self.musician}"
+
+
+class Need(models.Model):
+    class Strategy(models.TextChoices):
+        SEQUENTIAL = "sequential", _("One at a time")
+        PARALLEL = "parallel", _("Several in parallel")
+        FIRST_COME = "first_come", _("First come")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Filled")
+        ARCHIVED = "archived", _("Archived")
+
+    need_id = models.CharField(max_length=20, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="needs")
+    position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="needs")
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    ranking_list = models.ForeignKey(
+        RankingList, on_delete=models.PROTECT, null=True, blank=True, related_name="needs"
+    )
+    project_list = models.ForeignKey(
+        ProjectList, on_delete=models.PROTECT, null=True, blank=True, related_name="needs"
+    )
+    strategy = models.CharField(_("strategy"), max_length=20, choices=Strategy.choices)
+    max_recipients = models.PositiveIntegerField(_("max recipients"), null=True, blank=True)
+    response_time_hours = models.PositiveIntegerField(_("response time (hours)"), default=48)
+    require_local_residence = models.BooleanField(_("local residents only"), default=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position__instrument__display_order", "position__hierarchy_level", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                name="need_uses_exactly_one_list",
+                condition=(
+                    models.Q(ranking_list__isnull=False, project_list__isnull=True)
+                    | models.Q(ranking_list__isnull=True, project_list__isnull=False)
+                ),
+            ),
+            models.CheckConstraint(
+                name="need_quantity_positive", condition=models.Q(quantity__gte=1)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.need_id} {self.position} × {self.quantity}"
+
+    @property
+    def chosen_list(self):
+        return self.project_list or self.ranking_list

@@ -1,0 +1,334 @@
+"""Project, need and project-list rules as plain functions on the bound orchestra's database."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from stagesub.orchestra.ids import next_readable_id
+from stagesub.projects import usage
+from stagesub.projects.models import Need, Project, ProjectList, ProjectListEntry
+from stagesub.rankings.models import RankingList
+from stagesub.roster.models import Musician, Position
+from stagesub.tenancy.context import orchestra_atomic
+
+MAX_RESPONSE_HOURS = 4500  # about six months
+
+
+@dataclass
+class ProjectData:
+    name: str
+    start_date: datetime.date
+    rehearsal_schedule: str = ""
+    concert_info: str = ""
+    notes: str = ""
+
+
+def _clean_project(data: ProjectData) -> ProjectData:
+    if not data.name.strip():
+        raise ValidationError({"name": _("Enter the project's name.")})
+    return ProjectData(
+        name=data.name.strip(),
+        start_date=data.start_date,
+        rehearsal_schedule=data.rehearsal_schedule.strip(),
+        concert_info=data.concert_info.strip(),
+        notes=data.notes.strip(),
+    )
+
+
+def create_project(data: ProjectData, *, max_projects: int) -> Project:
+    data = _clean_project(data)
+    with orchestra_atomic():
+        project_id = next_readable_id("PROJ")  # locks the counter: the limit check cannot race
+        current = Project.objects.filter(is_archived=False).count()
+        if current >= max_projects:
+            raise ValidationError(
+                _(
+                    "Your plan allows %(limit)s projects and you have %(current)s. Archive finished "
+                    "projects, or contact StageSub to change plan."
+                )
+                % {"limit": max_projects, "current": current}
+            )
+        return Project.objects.create(project_id=project_id, **data.__dict__)
+
+
+def update_project(project: Project, data: ProjectData) -> Project:
+    data = _clean_project(data)
+    for key, value in data.__dict__.items():
+        setattr(project, key, value)
+    project.save()
+    return project
+
+
+def set_project_archived(project: Project, archived: bool) -> Project:
+    project.is_archived = archived
+    project.archived_at = timezone.now() if archived else None
+    project.save(update_fields=["is_archived", "archived_at", "updated_at"])
+    return project
+
+
+def delete_project(project: Project) -> None:
+    """Delete a project with its needs and lists; refused once offers have been sent."""
+    with orchestra_atomic():
+        if usage.offers_sent(project):
+            raise ValidationError(
+                _("A project that has sent requests cannot be deleted. Archive it instead.")
+            )
+        project.needs.all().delete()
+        project.lists.all().delete()
+        project.delete()
+
+
+# --- project lists --------------------------------------------------------------------------
+
+
+def project_list_name(project: Project) -> str:
+    return f"V. {project.week} {project.name}"
+
+
+def create_project_list(project: Project, position: Position, *, copy_from=None) -> ProjectList:
+    """The project's own list for a position, optionally starting as a copy of another list."""
+    with orchestra_atomic():
+        existing = ProjectList.objects.filter(project=project, position=position).first()
+        if existing is not None:
+            raise ValidationError(
+                _("The project already has its own list for %(position)s (%(id)s).")
+                % {"position": position, "id": existing.list_id}
+            )
+        if copy_from is not None and copy_from.position_id != position.pk:
+            raise ValidationError(_("Only a list of the same position can be copied."))
+        project_list = ProjectList.objects.create(
+            list_id=next_readable_id("CLIST"),
+            project=project,
+            position=position,
+            name=project_list_name(project),
+        )
+        if copy_from is not None:
+            _copy_entries(copy_from, project_list)
+    return project_list
+
+
+def _copy_entries(source, target: ProjectList) -> int:
+    allowed = set(target.candidate_musicians().values_list("pk", flat=True))
+    ordered = [e.musician_id for e in source.entries.order_by("rank") if e.musician_id in allowed]
+    ProjectListEntry.objects.bulk_create(
+        ProjectListEntry(project_list=target, musician_id=pk, rank=i)
+        for i, pk in enumerate(ordered, 1)
+    )
+    return len(ordered)
+
+
+def copy_sources(project: Project, position: Position) -> list:
+    """Lists a new project list may start from: the position's A/B/C lists and other projects'."""
+    standard = list(RankingList.objects.filter(position=position))
+    others = list(
+        ProjectList.objects.filter(position=position)
+        .exclude(project=project)
+        .select_related("project")
+        .order_by("-project__start_date")[:20]
+    )
+    return standard + others
+
+
+def save_as_template(project_list: ProjectList, template_name: str) -> ProjectList:
+    name = template_name.strip()
+    if not name:
+        raise ValidationError({"template_name": _("Give the template a name.")})
+    project_list.is_template, project_list.template_name = True, name
+    project_list.save(update_fields=["is_template", "template_name"])
+    return project_list
+
+
+def templates_for(position: Position | None = None):
+    query = ProjectList.objects.filter(is_template=True).select_related(
+        "position__instrument", "project"
+    )
+    return query.filter(position=position) if position else query
+
+
+def apply_template(template: ProjectList, project: Project) -> ProjectList:
+    """A new list for the template's position in `project`, in the template's order.
+
+    Musicians who are no longer active or qualified are left out, so the copy is sendable.
+    """
+    if not template.is_template:
+        raise ValidationError(_("That list is not a template."))
+    return create_project_list(project, template.position, copy_from=template)
+
+
+def delete_project_list(project_list: ProjectList) -> None:
+    with orchestra_atomic():
+        need = project_list.needs.exclude(status=Need.Status.ARCHIVED).first()
+        if need is not None:
+            raise ValidationError(
+                _("The list is used by the need %(need)s; change or delete the need first.")
+                % {"need": need.need_id}
+            )
+        project_list.delete()
+
+
+# --- needs ----------------------------------------------------------------------------------
+
+
+@dataclass
+class NeedData:
+    position_id: int
+    quantity: int
+    strategy: str
+    response_time_hours: int
+    ranking_list_id: int | None = None
+    project_list_id: int | None = None
+    max_recipients: int | None = None
+    require_local_residence: bool = False
+
+
+def available_musicians(project: Project, chosen_list, *, local_only: bool) -> list[Musician]:
+    """Members of the list who can be asked in this project, in rank order."""
+    asked = usage.musicians_asked(project)
+    out = []
+    for entry in chosen_list.entries.select_related("musician").order_by("rank"):
+        m = entry.musician
+        qualified = m.qualification_links.filter(position_id=chosen_list.position_id).exists()
+        if (
+            m.status == Musician.Status.ACTIVE
+            and qualified
+            and m.pk not in asked
+            and (m.local_residence or not local_only)
+        ):
+            out.append(m)
+    return out
+
+
+def _validate_need(
+    project: Project, data: NeedData, *, need: Need | None = None
+) -> tuple[Position, object]:
+    errors: dict[str, list[str]] = {}
+
+    def error(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    position = Position.objects.filter(pk=data.position_id).select_related("instrument").first()
+    if position is None:
+        raise ValidationError({"position_id": _("Choose a position.")})
+    if data.strategy not in Need.Strategy.values:
+        error("strategy", _("Choose how musicians are asked."))
+    if data.quantity < 1:
+        error("quantity", _("At least one musician is needed."))
+    if data.strategy == Need.Strategy.PARALLEL and data.quantity < 2:
+        error(
+            "quantity",
+            _("Asking in parallel needs at least 2 seats; use one at a time for one seat."),
+        )
+    if data.max_recipients is not None:
+        if data.strategy != Need.Strategy.FIRST_COME:
+            error("max_recipients", _("A maximum number of recipients only applies to first come."))
+        elif data.max_recipients < data.quantity:
+            error(
+                "max_recipients",
+                _("Send to at least as many musicians as there are seats (%(q)s).")
+                % {"q": data.quantity},
+            )
+    if not 1 <= data.response_time_hours <= MAX_RESPONSE_HOURS:
+        error("response_time_hours", _("Response time must be between 1 hour and 6 months."))
+    if bool(data.ranking_list_id) == bool(data.project_list_id):
+        raise ValidationError({**errors, "list": [_("Choose one ranking list.")]})
+    if data.ranking_list_id:
+        chosen = RankingList.objects.filter(pk=data.ranking_list_id, position=position).first()
+    else:
+        chosen = ProjectList.objects.filter(
+            pk=data.project_list_id, position=position, project=project
+        ).first()
+    if chosen is None:
+        raise ValidationError({**errors, "list": [_("Choose a list of this position.")]})
+    if errors:
+        raise ValidationError(errors)
+    available = len(available_musicians(project, chosen, local_only=data.require_local_residence))
+    still_needed = data.quantity - (0 if need is None else accepted_count(need))
+    if available < still_needed:
+        raise ValidationError(
+            {
+                "quantity": [
+                    _(
+                        "The list has %(available)s musicians who can be asked, fewer than the %(q)s needed."
+                    )
+                    % {"available": available, "q": still_needed}
+                ]
+            }
+        )
+    return position, chosen
+
+
+def accepted_count(need: Need) -> int:
+    return 0  # offers (issue 6) plug in here through projects.usage
+
+
+def create_need(project: Project, data: NeedData) -> Need:
+    with orchestra_atomic():
+        _validate_need(project, data)
+        return Need.objects.create(
+            need_id=next_readable_id("NEED"),
+            project=project,
+            position_id=data.position_id,
+            quantity=data.quantity,
+            ranking_list_id=data.ranking_list_id,
+            project_list_id=data.project_list_id,
+            strategy=data.strategy,
+            max_recipients=data.max_recipients,
+            response_time_hours=data.response_time_hours,
+            require_local_residence=data.require_local_residence,
+        )
+
+
+def set_need_paused(need: Need, paused: bool) -> Need:
+    if need.status in (Need.Status.COMPLETED, Need.Status.ARCHIVED):
+        raise ValidationError(_("A filled or archived need cannot be paused or resumed."))
+    need.status = Need.Status.PAUSED if paused else Need.Status.ACTIVE
+    need.save(update_fields=["status"])
+    return need
+
+
+def set_project_paused(project: Project, paused: bool) -> int:
+    """Pause or resume every active/paused need; filled and archived needs are left alone."""
+    wanted, other = (
+        (Need.Status.PAUSED, Need.Status.ACTIVE)
+        if paused
+        else (Need.Status.ACTIVE, Need.Status.PAUSED)
+    )
+    return project.needs.filter(status=other).update(status=wanted)
+
+
+def delete_need(need: Need) -> str:
+    """Delete a need, or archive it when offers were sent for it. Returns "deleted" or "archived"."""
+    if usage.offers_sent(need):
+        need.status, need.archived_at = Need.Status.ARCHIVED, timezone.now()
+        need.save(update_fields=["status", "archived_at"])
+        return "archived"
+    need.delete()
+    return "deleted"
+
+
+def needs_using(*, ranking_list=None, position_ids=None):
+    needs = Need.objects.exclude(status=Need.Status.ARCHIVED).select_related("project")
+    if ranking_list is not None:
+        needs = needs.filter(ranking_list=ranking_list)
+    if position_ids is not None:
+        needs = needs.filter(position_id__in=position_ids)
+    return needs
+
+
+def describe_need(need: Need) -> str:
+    return _("the need %(need)s in project %(project)s (%(id)s)") % {
+        "need": need.need_id,
+        "project": need.project.name,
+        "id": need.project.project_id,
+    }
+
+
+def add_to_project_list(project_list: ProjectList, musician_ids: list[int]):
+    from stagesub.rankings.services import add_musicians
+
+    return add_musicians(project_list, musician_ids)

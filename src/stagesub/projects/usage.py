@@ -1,0 +1,32 @@
+"""What the offer engine will tell projects: whether offers exist (it plugs in here).
+
+Until offers exist, nothing has been sent: these return "no offers" and "nobody asked".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+_offer_counters: list[Callable[[object], int]] = []
+_asked_in_project: list[Callable[[object], set[int]]] = []
+
+
+def register_offer_counter(counter: Callable[[object], int]) -> None:
+    """counter(need_or_project) → number of offers sent for it."""
+    _offer_counters.append(counter)
+
+
+def register_asked_musicians(provider: Callable[[object], set[int]]) -> None:
+    """provider(project) → ids of musicians with an offer in the project that excludes them."""
+    _asked_in_project.append(provider)
+
+
+def offers_sent(target) -> int:
+    return sum(counter(target) for counter in _offer_counters)
+
+
+def musicians_asked(project) -> set[int]:
+    asked: set[int] = set()
+    for provider in _asked_in_project:
+        asked |= provider(project)
+    return asked
