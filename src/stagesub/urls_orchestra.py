@@ -13,4 +13,5 @@ urlpatterns = [
     path("language/", set_language, name="set_language"),
     path("", include("stagesub.roster.urls")),
     path("", include("stagesub.rankings.urls")),
+    path("", include("stagesub.projects.urls")),
 ]

@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import render
 
+from stagesub.projects.models import Project
 from stagesub.rankings.models import RankingList
 from stagesub.roster.models import Instrument, Musician
 
@@ -14,4 +15,5 @@ def home(request):
     )
     counts["lists"] = RankingList.objects.count()
     counts["instruments"] = Instrument.objects.filter(is_archived=False).count()
+    counts["projects"] = Project.objects.filter(is_archived=False).count()
     return render(request, "orchestra/home.html", {"counts": counts})

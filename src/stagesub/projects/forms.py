@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import datetime
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from stagesub.projects.models import Need
+from stagesub.projects.services import NeedData, ProjectData
+from stagesub.projects.weeks import next_monday_of_week
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    start_date = forms.DateField(
+        label=_("Start date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Or give a week number below."),
+    )
+    week = forms.IntegerField(
+        label=_("Week"),
+        required=False,
+        min_value=1,
+        max_value=53,
+        help_text=_("Sets the start date to the Monday of the coming week with this number."),
+    )
+    rehearsal_schedule = forms.CharField(
+        label=_("Rehearsal schedule"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    concert_info = forms.CharField(
+        label=_("Concert information"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        start, week = cleaned.get("start_date"), cleaned.get("week")
+        if start is None and week:
+            try:
+                cleaned["start_date"] = next_monday_of_week(week, timezone.localdate())
+            except ValueError:
+                self.add_error("week", _("There is no such week in the coming years."))
+        elif start is None and not self.errors:
+            self.add_error("start_date", _("Give a start date or a week number."))
+        return cleaned
+
+    def to_data(self) -> ProjectData:
+        d = self.cleaned_data
+        return ProjectData(
+            name=d["name"],
+            start_date=d["start_date"],
+            rehearsal_schedule=d["rehearsal_schedule"],
+            concert_info=d["concert_info"],
+            notes=d["notes"],
+        )
+
+    @staticmethod
+    def initial_for(project) -> dict:
+        return {
+            "name": project.name,
+            "start_date": project.start_date,
+            "rehearsal_schedule": project.rehearsal_schedule,
+            "concert_info": project.concert_info,
+            "notes": project.notes,
+        }
+
+
+class NeedForm(forms.Form):
+    position = forms.TypedChoiceField(label=_("Position"), coerce=int)
+    chosen_list = forms.ChoiceField(label=_("Ranking list"))
+    strategy = forms.ChoiceField(label=_("How to ask"), choices=[("", "—"), *Need.Strategy.choices])
+    quantity = forms.IntegerField(label=_("Seats"), min_value=1, max_value=100, initial=1)
+    max_recipients = forms.IntegerField(
+        label=_("Max recipients (first come)"), min_value=1, required=False
+    )
+    response_time = forms.IntegerField(label=_("Response time"), min_value=1, initial=48)
+    response_unit = forms.ChoiceField(
+        label=_("Unit"), choices=[("hours", _("hours")), ("days", _("days"))]
+    )
+    require_local_residence = forms.BooleanField(label=_("Local residents only"), required=False)
+
+    def __init__(self, *args, positions=(), lists=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["position"].choices = [("", "—"), *[(p.pk, str(p)) for p in positions]]
+        self.fields["chosen_list"].choices = [("", "—"), *lists]
+
+    def to_data(self) -> NeedData:
+        d = self.cleaned_data
+        kind, _sep, pk = d["chosen_list"].partition(":")
+        hours = d["response_time"] * (24 if d["response_unit"] == "days" else 1)
+        return NeedData(
+            position_id=d["position"],
+            quantity=d["quantity"],
+            strategy=d["strategy"],
+            response_time_hours=hours,
+            ranking_list_id=int(pk) if kind == "rank" and pk.isdigit() else None,
+            project_list_id=int(pk) if kind == "project" and pk.isdigit() else None,
+            max_recipients=d["max_recipients"],
+            require_local_residence=d["require_local_residence"],
+        )
+
+    def add_service_errors(self, error) -> None:
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        mapping = {"position_id": "position", "list": "chosen_list", "response_time_hours": "response_time"}
+        for field, errors in error.error_dict.items():
+            name = mapping.get(field, field)
+            self.add_error(name if name in self.fields else None, errors)
+
+
+def today() -> datetime.date:
+    return timezone.localdate()

@@ -1,0 +1,28 @@
+from django.urls import path
+
+from stagesub.projects import views
+
+app_name = "projects"
+
+urlpatterns = [
+    path("projects/", views.project_list, name="projects"),
+    path("projects/new/", views.project_create, name="project_create"),
+    path("projects/<str:project_id>/", views.project_detail, name="project"),
+    path("projects/<str:project_id>/edit/", views.project_edit, name="project_edit"),
+    path("projects/<str:project_id>/action/", views.project_action, name="project_action"),
+    path("projects/<str:project_id>/needs/new/", views.need_create, name="need_create"),
+    path("projects/<str:project_id>/needs/<str:need_id>/", views.need_action, name="need_action"),
+    path("projects/<str:project_id>/lists/new/", views.plist_create, name="plist_create"),
+    path("projects/<str:project_id>/lists/template/", views.apply_template, name="apply_template"),
+    path("projects/<str:project_id>/lists/<str:list_id>/", views.plist_detail, name="plist"),
+    path(
+        "projects/<str:project_id>/lists/<str:list_id>/action/",
+        views.plist_action,
+        name="plist_action",
+    ),
+    path(
+        "projects/<str:project_id>/lists/<str:list_id>/reorder/",
+        views.plist_reorder,
+        name="plist_reorder",
+    ),
+]

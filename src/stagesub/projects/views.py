@@ -1,0 +1,344 @@
+"""Project pages: list, create/edit, detail with needs and the project's own lists."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from stagesub.projects import services
+from stagesub.projects.forms import NeedForm, ProjectForm, today
+from stagesub.projects.models import Need, Project, ProjectList
+from stagesub.rankings import services as list_services
+from stagesub.rankings.models import RankingList
+from stagesub.roster.collation import swedish_key
+from stagesub.roster.models import Position
+
+
+def _project(project_id: str) -> Project:
+    return get_object_or_404(Project, project_id=project_id.upper())
+
+
+def _errors(request, error: ValidationError) -> None:
+    for message in error.messages:
+        messages.error(request, message)
+
+
+@login_required
+def project_list(request):
+    show = request.GET.get("show", "upcoming")
+    sort = request.GET.get("sort", "date")
+    q = request.GET.get("q", "").strip()
+    now = today()
+    projects = list(Project.objects.filter(is_archived=(show == "archived")))
+    if q:
+        projects = [p for p in projects if q.lower() in p.name.lower() or q.upper() == p.project_id]
+    if show == "upcoming":
+        projects = [p for p in projects if p.is_upcoming(now)]
+    elif show == "past":
+        projects = [p for p in projects if not p.is_upcoming(now)]
+    if sort == "name":
+        projects.sort(key=lambda p: swedish_key(p.name))
+    elif sort == "created":
+        projects.sort(key=lambda p: p.created_at, reverse=True)
+    else:  # upcoming first, soonest first; then past, most recent first
+        projects.sort(
+            key=lambda p: (
+                not p.is_upcoming(now),
+                p.start_date if p.is_upcoming(now) else -p.start_date.toordinal(),
+            )
+        )
+    return render(
+        request,
+        "projects/project_list.html",
+        {"projects": projects, "show": show, "sort": sort, "q": q, "today": now},
+    )
+
+
+@login_required
+def project_create(request):
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.create_project(
+                form.to_data(), max_projects=request.orchestra.max_projects
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                _("%(name)s was created as %(id)s.")
+                % {"name": project.name, "id": project.project_id},
+            )
+            return redirect("projects:project", project_id=project.project_id)
+    return render(request, "projects/project_form.html", {"form": form, "creating": True})
+
+
+@login_required
+def project_edit(request, project_id):
+    project = _project(project_id)
+    form = ProjectForm(request.POST or None, initial=ProjectForm.initial_for(project))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_project(project, form.to_data())
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("projects:project", project_id=project.project_id)
+    return render(request, "projects/project_form.html", {"form": form, "project": project})
+
+
+def _need_form(project, data=None) -> NeedForm:
+    positions = list(
+        Position.objects.select_related("instrument").filter(instrument__is_archived=False)
+    )
+    lists = [
+        (f"rank:{rl.pk}", f"{rl.position} – {rl.list_type}")
+        for rl in RankingList.objects.select_related("position__instrument")
+    ]
+    lists += [
+        (f"project:{pl.pk}", f"{pl.position} – {pl.name}")
+        for pl in project.lists.select_related("position__instrument")
+    ]
+    return NeedForm(data, positions=positions, lists=lists)
+
+
+@login_required
+def project_detail(request, project_id):
+    project = _project(project_id)
+    needs = project.needs.select_related("position__instrument", "ranking_list", "project_list")
+    return render(
+        request,
+        "projects/project_detail.html",
+        {
+            "project": project,
+            "needs": needs,
+            "need_form": _need_form(project),
+            "today": today(),
+            "lists": project.lists.select_related("position__instrument"),
+            "positions": Position.objects.select_related("instrument").filter(
+                instrument__is_archived=False
+            ),
+            "templates": services.templates_for(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def project_action(request, project_id):
+    project = _project(project_id)
+    action = request.POST.get("action", "")
+    try:
+        if action in ("archive", "restore"):
+            services.set_project_archived(project, action == "archive")
+        elif action in ("pause", "resume"):
+            count = services.set_project_paused(project, action == "pause")
+            messages.success(request, _("%(n)s needs changed.") % {"n": count})
+        elif action == "delete":
+            if request.POST.get("confirm", "").strip() != list_services.CONFIRM_WORD:
+                raise ValidationError(
+                    _("Type %(word)s to confirm.") % {"word": list_services.CONFIRM_WORD}
+                )
+            services.delete_project(project)
+            messages.success(request, _("The project was deleted."))
+            return redirect("projects:projects")
+        else:
+            return HttpResponseBadRequest(_("Unknown action."))
+    except ValidationError as error:
+        _errors(request, error)
+    return redirect("projects:project", project_id=project.project_id)
+
+
+@login_required
+@require_POST
+def need_create(request, project_id):
+    project = _project(project_id)
+    form = _need_form(project, request.POST)
+    if form.is_valid():
+        try:
+            need = services.create_need(project, form.to_data())
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, _("The need %(id)s was added.") % {"id": need.need_id})
+            return redirect("projects:project", project_id=project.project_id)
+    needs = project.needs.select_related("position__instrument", "ranking_list", "project_list")
+    return render(
+        request,
+        "projects/project_detail.html",
+        {
+            "project": project,
+            "needs": needs,
+            "need_form": form,
+            "today": today(),
+            "lists": project.lists.select_related("position__instrument"),
+            "positions": Position.objects.select_related("instrument").filter(
+                instrument__is_archived=False
+            ),
+            "templates": services.templates_for(),
+        },
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def need_action(request, project_id, need_id):
+    project = _project(project_id)
+    need = get_object_or_404(Need, project=project, need_id=need_id.upper())
+    action = request.POST.get("action", "")
+    try:
+        if action in ("pause", "resume"):
+            services.set_need_paused(need, action == "pause")
+        elif action == "delete":
+            outcome = services.delete_need(need)
+            messages.success(
+                request,
+                _("The need was archived because requests were sent for it.")
+                if outcome == "archived"
+                else _("The need was deleted."),
+            )
+        else:
+            return HttpResponseBadRequest(_("Unknown action."))
+    except ValidationError as error:
+        _errors(request, error)
+    return redirect("projects:project", project_id=project.project_id)
+
+
+# --- the project's own lists ---------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def plist_create(request, project_id):
+    project = _project(project_id)
+    position = get_object_or_404(Position, pk=request.POST.get("position") or 0)
+    source = None
+    kind, _sep, pk = request.POST.get("copy_from", "").partition(":")
+    if kind == "rank" and pk.isdigit():
+        source = RankingList.objects.filter(pk=int(pk)).first()
+    elif kind in ("project", "template") and pk.isdigit():
+        source = ProjectList.objects.filter(pk=int(pk)).first()
+    try:
+        project_list = services.create_project_list(project, position, copy_from=source)
+    except ValidationError as error:
+        _errors(request, error)
+        return redirect("projects:project", project_id=project.project_id)
+    return redirect("projects:plist", project_id=project.project_id, list_id=project_list.list_id)
+
+
+def _plist(project_id: str, list_id: str) -> ProjectList:
+    return get_object_or_404(
+        ProjectList.objects.select_related("project", "position__instrument"),
+        project__project_id=project_id.upper(),
+        list_id=list_id.upper(),
+    )
+
+
+@login_required
+def plist_detail(request, project_id, list_id):
+    project_list = _plist(project_id, list_id)
+    q = request.GET.get("q", "").strip()
+    candidates = list_services.candidates(project_list)
+    if q:
+        candidates = [
+            m for m in candidates if q.lower() in f"{m.first_name} {m.last_name} {m.email}".lower()
+        ]
+    memberships = {}
+    for entry in RankingList.objects.filter(position=project_list.position).prefetch_related(
+        "entries"
+    ):
+        for e in entry.entries.all():
+            memberships.setdefault(e.musician_id, []).append(entry.list_type)
+    return render(
+        request,
+        "projects/plist.html",
+        {
+            "list": project_list,
+            "project": project_list.project,
+            "q": q,
+            "entries": project_list.entries.select_related("musician"),
+            "candidates": [(m, "/".join(sorted(memberships.get(m.pk, [])))) for m in candidates],
+            "sources": services.copy_sources(project_list.project, project_list.position),
+            "confirm_word": list_services.CONFIRM_WORD,
+        },
+    )
+
+
+@login_required
+@require_POST
+def plist_action(request, project_id, list_id):
+    project_list = _plist(project_id, list_id)
+    action = request.POST.get("action", "")
+    try:
+        if action == "add":
+            ids = [int(x) for x in request.POST.getlist("musicians") if x.isdigit()]
+            if not ids:
+                raise ValidationError(_("Choose at least one musician to add."))
+            list_services.add_musicians(project_list, ids)
+        elif action == "remove":
+            version = request.POST.get("version", "")
+            list_services.remove_entry(
+                project_list,
+                int(request.POST.get("entry") or 0),
+                version=int(version) if version.isdigit() else None,
+            )
+        elif action == "template":
+            services.save_as_template(project_list, request.POST.get("template_name", ""))
+            messages.success(request, _("Saved as a template."))
+        elif action == "delete":
+            if request.POST.get("confirm", "").strip() != list_services.CONFIRM_WORD:
+                raise ValidationError(
+                    _("Type %(word)s to confirm.") % {"word": list_services.CONFIRM_WORD}
+                )
+            services.delete_project_list(project_list)
+            messages.success(request, _("The list was deleted."))
+            return redirect("projects:project", project_id=project_id)
+        else:
+            return HttpResponseBadRequest(_("Unknown action."))
+    except ValidationError as error:
+        _errors(request, error)
+    return redirect("projects:plist", project_id=project_id, list_id=project_list.list_id)
+
+
+@login_required
+@require_POST
+def plist_reorder(request, project_id, list_id):
+    project_list = _plist(project_id, list_id)
+    version = request.POST.get("version", "")
+    try:
+        ids = [int(x) for x in request.POST.getlist("order")]
+    except ValueError:
+        ids = []
+    if not version.isdigit() or not ids:
+        return JsonResponse({"error": _("Invalid order.")}, status=400)
+    try:
+        project_list = list_services.reorder(project_list, ids, version=int(version))
+    except list_services.ListChanged as error:
+        return JsonResponse({"error": " ".join(error.messages)}, status=409)
+    return JsonResponse({"ok": True, "version": project_list.version})
+
+
+@login_required
+@require_POST
+def apply_template(request, project_id):
+    project = _project(project_id)
+    template = get_object_or_404(
+        ProjectList, pk=request.POST.get("template") or 0, is_template=True
+    )
+    try:
+        project_list = services.apply_template(template, project)
+    except ValidationError as error:
+        _errors(request, error)
+        return redirect("projects:project", project_id=project.project_id)
+    messages.success(
+        request, _("The template %(name)s was applied.") % {"name": template.template_name}
+    )
+    return redirect("projects:plist", project_id=project.project_id, list_id=project_list.list_id)

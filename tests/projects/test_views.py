@@ -1,0 +1,125 @@
+"""Project pages: create by week, needs with errors next to the field, project lists and templates."""
+
+import datetime
+
+import pytest
+
+from stagesub.projects.models import Need, Project, ProjectList
+from stagesub.rankings import services as rankings
+from stagesub.roster import services as roster
+from stagesub.roster.models import Position
+from stagesub.roster.services import MusicianData
+from stagesub.tenancy import use_orchestra
+from tests.conftest import host_client, login
+
+
+@pytest.fixture
+def client(goteborg):
+    with use_orchestra(goteborg):
+        tutti = Position.objects.get(name="Tutti violin 1")
+        musicians = [
+            roster.create_musician(
+                MusicianData(
+                    first_name=f"V{i}",
+                    last_name="Fiol",
+                    email=f"v{i}@example.se",
+                    position_ids=[tutti.pk],
+                ),
+                max_musicians=100,
+            )
+            for i in range(4)
+        ]
+        rankings.add_musicians(rankings.create_list(tutti, "A"), [m.pk for m in musicians])
+    return login(goteborg, "goteborg-admin")
+
+
+def test_create_by_week_number_then_view(client, goteborg):
+    response = client.post("/projects/new/", {"name": "Mahler 2", "week": 10})
+    assert response["Location"] == "/projects/PROJ001/"
+    with use_orchestra(goteborg):
+        project = Project.objects.get()
+    assert project.start_date.weekday() == 0 and project.week == 10
+    assert project.start_date >= datetime.date.today() - datetime.timedelta(days=6)
+    assert "Mahler 2" in client.get("/projects/PROJ001/").content.decode()
+    assert "Mahler 2" in client.get("/projects/?show=all").content.decode()
+
+
+def test_missing_date_and_week_is_an_error_next_to_the_field(client):
+    response = client.post("/projects/new/", {"name": "X"})
+    assert response.status_code == 200 and response.context["form"].errors["start_date"]
+    response = client.post("/projects/new/", {"name": "X", "week": 54})
+    assert response.context["form"].errors["week"]
+
+
+def test_need_form_errors_and_success(client, goteborg):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    with use_orchestra(goteborg):
+        tutti = Position.objects.get(name="Tutti violin 1")
+        a_list = tutti.ranking_lists.get()
+    data = {
+        "position": tutti.pk,
+        "chosen_list": f"rank:{a_list.pk}",
+        "strategy": "parallel",
+        "quantity": 1,
+        "response_time": 2,
+        "response_unit": "days",
+    }
+    response = client.post("/projects/PROJ001/needs/new/", data)
+    assert response.status_code == 400 and response.context["need_form"].errors["quantity"]
+    response = client.post("/projects/PROJ001/needs/new/", {**data, "quantity": 2})
+    assert response.status_code == 302
+    with use_orchestra(goteborg):
+        need = Need.objects.get()
+    assert need.response_time_hours == 48 and need.strategy == "parallel"
+    client.post("/projects/PROJ001/needs/NEED001/", {"action": "pause"})
+    with use_orchestra(goteborg):
+        assert Need.objects.get().status == "paused"
+
+
+def test_project_list_copy_reorder_template_apply(client, goteborg):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    client.post("/projects/new/", {"name": "Bruckner 7", "start_date": "2027-04-12"})
+    with use_orchestra(goteborg):
+        tutti = Position.objects.get(name="Tutti violin 1")
+        a_list = tutti.ranking_lists.get()
+    response = client.post(
+        "/projects/PROJ001/lists/new/", {"position": tutti.pk, "copy_from": f"rank:{a_list.pk}"}
+    )
+    assert response["Location"] == "/projects/PROJ001/lists/CLIST001/"
+    page = client.get("/projects/PROJ001/lists/CLIST001/")
+    assert page.status_code == 200 and "V. 10 Mahler 2" in page.content.decode()
+    with use_orchestra(goteborg):
+        plist = ProjectList.objects.get()
+        ids = list(plist.entries.values_list("pk", flat=True))
+    assert (
+        client.post(
+            "/projects/PROJ001/lists/CLIST001/reorder/",
+            {"order": ids[::-1], "version": plist.version},
+        ).status_code
+        == 200
+    )
+    client.post(
+        "/projects/PROJ001/lists/CLIST001/action/",
+        {"action": "template", "template_name": "Tutti-mall"},
+    )
+    response = client.post("/projects/PROJ002/lists/template/", {"template": plist.pk})
+    assert response["Location"] == "/projects/PROJ002/lists/CLIST002/"
+    with use_orchestra(goteborg):
+        applied = ProjectList.objects.get(list_id="CLIST002")
+        assert [e.musician.first_name for e in applied.entries.all()] == ["V3", "V2", "V1", "V0"]
+
+
+def test_delete_project_needs_the_word(client, goteborg):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    client.post("/projects/PROJ001/action/", {"action": "delete", "confirm": "nej"})
+    with use_orchestra(goteborg):
+        assert Project.objects.exists()
+    client.post("/projects/PROJ001/action/", {"action": "delete", "confirm": "RADERA"})
+    with use_orchestra(goteborg):
+        assert not Project.objects.exists()
+
+
+def test_project_pages_stay_in_their_orchestra(client, goteborg, malmo):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    assert login(malmo, "malmo-admin").get("/projects/PROJ001/").status_code == 404
+    assert host_client(goteborg).get("/projects/").status_code == 302
