@@ -107,7 +107,11 @@ class NeedForm(forms.Form):
         if not hasattr(error, "error_dict"):
             self.add_error(None, error)
             return
-        mapping = {"position_id": "position", "list": "chosen_list", "response_time_hours": "response_time"}
+        mapping = {
+            "position_id": "position",
+            "list": "chosen_list",
+            "response_time_hours": "response_time",
+        }
         for field, errors in error.error_dict.items():
             name = mapping.get(field, field)
             self.add_error(name if name in self.fields else None, errors)

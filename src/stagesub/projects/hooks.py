@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from stagesub.projects.models import Need, ProjectListEntry
@@ -9,6 +10,7 @@ from stagesub.projects.services import describe_need, needs_using
 from stagesub.rankings import usage as list_usage
 from stagesub.rankings.services import remove_entry
 from stagesub.roster import usage as roster_usage
+from stagesub.tenancy.seeding import demo_step
 
 
 @list_usage.register_list_usage
@@ -52,3 +54,70 @@ def _leave_project_lists(musician, position_ids: list[int]) -> list[str]:
             % {"name": musician.full_name, "list": entry.project_list.name}
         )
     return messages
+
+
+@demo_step("projects.season", order=30)
+def demo_season(orchestra) -> None:
+    """About twenty projects over the coming season, with needs (some paused) and own lists."""
+    import datetime
+    import random
+
+    from django.utils import timezone
+
+    from stagesub.projects import services
+    from stagesub.projects.models import Project
+    from stagesub.rankings.models import RankingList
+
+    if Project.objects.exists():
+        return
+    rng = random.Random(f"{orchestra.subdomain}-season")
+    works = [
+        "Beethoven 5",
+        "Mahler 2",
+        "Brahms 4",
+        "Sibelius 2",
+        "Nielsen 4",
+        "Stenhammar 2",
+        "Bruckner 7",
+        "Dvořák 9",
+        "Tjajkovskij 6",
+        "Shostakovich 5",
+        "Mozart Requiem",
+        "Bach Juloratoriet",
+        "Peterson-Berger Arnljot",
+        "Alfvén Midsommarvaka",
+        "Ravel Boléro",
+        "Strauss Alpsymfonin",
+        "Verdi Requiem",
+        "Berlioz Symphonie fantastique",
+        "Sibelius 5",
+        "Nyårskonsert",
+    ]
+    monday = timezone.localdate() - datetime.timedelta(days=timezone.localdate().weekday())
+    lists = [rl for rl in RankingList.objects.select_related("position") if rl.entries.count() >= 3]
+    for i, work in enumerate(works):
+        project = services.create_project(
+            services.ProjectData(
+                name=work,
+                start_date=monday + datetime.timedelta(weeks=i * 2 - 3),
+                rehearsal_schedule="Mån–ons 10.00–13.00, tors 10.00–12.30 generalrepetition",
+                concert_info="Torsdag 19.30 och fredag 18.00, Stora salen",
+            ),
+            max_projects=10_000,
+        )
+        for ranking_list in rng.sample(lists, k=min(len(lists), rng.randint(0, 4))):
+            try:
+                need = services.create_need(
+                    project,
+                    services.NeedData(
+                        position_id=ranking_list.position_id,
+                        quantity=rng.choice([1, 1, 2, 3]),
+                        strategy=rng.choice(["sequential", "parallel", "first_come"]),
+                        response_time_hours=48,
+                        ranking_list_id=ranking_list.pk,
+                    ),
+                )
+            except ValidationError:
+                continue  # e.g. parallel for one seat: the demo simply skips what the rules refuse
+            if rng.random() < 0.2:
+                services.set_need_paused(need, True)
