@@ -123,3 +123,22 @@ def test_project_pages_stay_in_their_orchestra(client, goteborg, malmo):
     client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
     assert login(malmo, "malmo-admin").get("/projects/PROJ001/").status_code == 404
     assert host_client(goteborg).get("/projects/").status_code == 302
+
+
+def test_copy_from_another_projects_list_of_another_position_is_refused(client, goteborg):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    client.post("/projects/new/", {"name": "Bruckner 7", "start_date": "2027-04-12"})
+    with use_orchestra(goteborg):
+        tutti = Position.objects.get(name="Tutti violin 1")
+        viola = Position.objects.get(name="Tutti", instrument__name="Viola")
+    client.post("/projects/PROJ001/lists/new/", {"position": tutti.pk})
+    with use_orchestra(goteborg):
+        first = ProjectList.objects.get()
+    page = client.get("/projects/PROJ002/").content.decode()
+    assert f'value="project:{first.pk}"' in page
+    response = client.post(
+        "/projects/PROJ002/lists/new/", {"position": viola.pk, "copy_from": f"project:{first.pk}"}
+    )
+    assert response["Location"] == "/projects/PROJ002/"
+    with use_orchestra(goteborg):
+        assert ProjectList.objects.count() == 1

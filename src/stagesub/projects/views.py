@@ -109,25 +109,35 @@ def _need_form(project, data=None) -> NeedForm:
     return NeedForm(data, positions=positions, lists=lists)
 
 
-@login_required
-def project_detail(request, project_id):
-    project = _project(project_id)
-    needs = project.needs.select_related("position__instrument", "ranking_list", "project_list")
+def _detail_page(request, project: Project, need_form: NeedForm, status: int = 200):
     return render(
         request,
         "projects/project_detail.html",
         {
             "project": project,
-            "needs": needs,
-            "need_form": _need_form(project),
+            "needs": project.needs.select_related(
+                "position__instrument", "ranking_list", "project_list"
+            ),
+            "need_form": need_form,
             "today": today(),
             "lists": project.lists.select_related("position__instrument"),
             "positions": Position.objects.select_related("instrument").filter(
                 instrument__is_archived=False
             ),
             "templates": services.templates_for(),
+            "ranking_lists": RankingList.objects.select_related("position__instrument"),
+            "other_lists": ProjectList.objects.exclude(project=project).select_related(
+                "position__instrument"
+            )[:200],
         },
+        status=status,
     )
+
+
+@login_required
+def project_detail(request, project_id):
+    project = _project(project_id)
+    return _detail_page(request, project, _need_form(project))
 
 
 @login_required
@@ -169,23 +179,7 @@ def need_create(request, project_id):
         else:
             messages.success(request, _("The need %(id)s was added.") % {"id": need.need_id})
             return redirect("projects:project", project_id=project.project_id)
-    needs = project.needs.select_related("position__instrument", "ranking_list", "project_list")
-    return render(
-        request,
-        "projects/project_detail.html",
-        {
-            "project": project,
-            "needs": needs,
-            "need_form": form,
-            "today": today(),
-            "lists": project.lists.select_related("position__instrument"),
-            "positions": Position.objects.select_related("instrument").filter(
-                instrument__is_archived=False
-            ),
-            "templates": services.templates_for(),
-        },
-        status=400,
-    )
+    return _detail_page(request, project, form, status=400)
 
 
 @login_required
