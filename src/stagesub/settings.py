@@ -58,6 +58,8 @@ ORCHESTRA_CONN_MAX_AGE = int(os.environ.get("STAGESUB_ORCHESTRA_CONN_MAX_AGE", "
 # Ready-made copies of the schema template the worker keeps on each PostgreSQL server, so a new
 # orchestra does not wait for CREATE DATABASE (see tenancy.spares). 0 turns them off.
 SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
+# Largest project file accepted (PDF, images, Word, text, MusicXML), in megabytes.
+MAX_UPLOAD_BYTES = int(os.environ.get("STAGESUB_MAX_UPLOAD_MB", "10")) * 1024 * 1024
 # How often `stagesub worker` runs the isolation monitor, in seconds.
 ISOLATION_MONITOR_INTERVAL = int(os.environ.get("STAGESUB_ISOLATION_MONITOR_INTERVAL", "3600"))
 

@@ -119,3 +119,24 @@ class NeedForm(forms.Form):
 
 def today() -> datetime.date:
     return timezone.localdate()
+
+
+class FileForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+    display_name = forms.CharField(label=_("Name shown"), max_length=200, required=False)
+    file_type = forms.ChoiceField(
+        label=_("Type"),
+        choices=[("general_info", _("General information")), ("sheet_music", _("Sheet music"))],
+    )
+    send_timing = forms.ChoiceField(
+        label=_("Send"),
+        choices=[("on_request", _("With the request")), ("on_accept", _("When accepted"))],
+    )
+    need = forms.ChoiceField(label=_("For the need"), required=False)
+
+    def __init__(self, *args, needs=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["need"].choices = [
+            ("", _("The whole project")),
+            *[(n.need_id, f"{n.need_id} {n.position}") for n in needs],
+        ]

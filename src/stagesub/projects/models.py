@@ -146,3 +146,61 @@ class Need(models.Model):
     @property
     def chosen_list(self):
         return self.project_list or self.ranking_list
+
+
+class StoredFile(models.Model):
+    """The bytes of an uploaded file, kept once under the orchestra's storage root."""
+
+    key = models.CharField(max_length=64, unique=True)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class ProjectFile(models.Model):
+    """A file attached to a project (and maybe a need); several may share one StoredFile."""
+
+    class FileType(models.TextChoices):
+        GENERAL = "general_info", _("General information")
+        SHEET_MUSIC = "sheet_music", _("Sheet music")
+
+    class SendTiming(models.TextChoices):
+        ON_REQUEST = "on_request", _("With the request")
+        ON_ACCEPT = "on_accept", _("When accepted")
+
+    file_id = models.CharField(max_length=20, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="files")
+    need = models.ForeignKey(
+        Need, on_delete=models.CASCADE, null=True, blank=True, related_name="files"
+    )
+    stored = models.ForeignKey(StoredFile, on_delete=models.PROTECT, related_name="links")
+    display_name = models.CharField(_("name"), max_length=200)
+    file_type = models.CharField(
+        _("type"), max_length=20, choices=FileType.choices, default=FileType.GENERAL
+    )
+    send_timing = models.CharField(
+        _("send"), max_length=20, choices=SendTiming.choices, default=SendTiming.ON_REQUEST
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["uploaded_at"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class CalendarFeed(models.Model):
+    """The secret in the orchestra's calendar-feed URL (calendar apps cannot log in). One row."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return "calendar feed"

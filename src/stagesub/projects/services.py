@@ -78,6 +78,9 @@ def delete_project(project: Project) -> None:
             raise ValidationError(
                 _("A project that has sent requests cannot be deleted. Archive it instead.")
             )
+        from stagesub.projects import files
+
+        files.remove_all(project)
         project.needs.all().delete()
         project.lists.all().delete()
         project.delete()
@@ -332,3 +335,40 @@ def add_to_project_list(project_list: ProjectList, musician_ids: list[int]):
     from stagesub.rankings.services import add_musicians
 
     return add_musicians(project_list, musician_ids)
+
+
+def staffing(project: Project) -> dict:
+    """Accepted seats over needed seats, as the project list and page show it."""
+    needs = [n for n in project.needs.all() if n.status != Need.Status.ARCHIVED]
+    needed = sum(n.quantity for n in needs)
+    accepted = sum(accepted_count(n) for n in needs)
+    if not needs:
+        label, percent = "no_needs", None
+    elif not usage.offers_sent(project):
+        label, percent = "not_started", 0
+    else:
+        percent = round(100 * accepted / needed) if needed else 0
+        label = "full" if accepted >= needed else "partial"
+    colour = (
+        None
+        if percent is None
+        else ("green" if percent >= 80 else "yellow" if percent >= 50 else "red")
+    )
+    return {
+        "needed": needed,
+        "accepted": accepted,
+        "percent": percent,
+        "label": label,
+        "colour": colour,
+    }
+
+
+def need_state(need: Need) -> str:
+    """not_started, in_progress, paused, filled or archived (for the project page)."""
+    if need.status == Need.Status.ARCHIVED:
+        return "archived"
+    if need.status == Need.Status.COMPLETED or accepted_count(need) >= need.quantity:
+        return "filled"
+    if need.status == Need.Status.PAUSED:
+        return "paused"
+    return "in_progress" if usage.offers_sent(need) else "not_started"

@@ -7,6 +7,16 @@ app_name = "projects"
 urlpatterns = [
     path("projects/", views.project_list, name="projects"),
     path("projects/new/", views.project_create, name="project_create"),
+    path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
+    path("projects/calendar/renew/", views.calendar_renew, name="calendar_renew"),
+    path("projects/<str:project_id>/calendar.ics", views.project_calendar, name="project_calendar"),
+    path("projects/<str:project_id>/files/new/", views.file_upload, name="file_upload"),
+    path("projects/<str:project_id>/files/<str:file_id>/", views.file_download, name="file"),
+    path(
+        "projects/<str:project_id>/files/<str:file_id>/action/",
+        views.file_action,
+        name="file_action",
+    ),
     path("projects/<str:project_id>/", views.project_detail, name="project"),
     path("projects/<str:project_id>/edit/", views.project_edit, name="project_edit"),
     path("projects/<str:project_id>/action/", views.project_action, name="project_action"),

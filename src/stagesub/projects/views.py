@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from stagesub.projects import services
-from stagesub.projects.forms import NeedForm, ProjectForm, today
-from stagesub.projects.models import Need, Project, ProjectList
+from stagesub.projects import calendar, files, services
+from stagesub.projects.forms import FileForm, NeedForm, ProjectForm, today
+from stagesub.projects.models import Need, Project, ProjectFile, ProjectList
 from stagesub.rankings import services as list_services
 from stagesub.rankings.models import RankingList
 from stagesub.roster.collation import swedish_key
@@ -55,7 +57,15 @@ def project_list(request):
     return render(
         request,
         "projects/project_list.html",
-        {"projects": projects, "show": show, "sort": sort, "q": q, "today": now},
+        {
+            "projects": projects,
+            "staffing": {p.pk: services.staffing(p) for p in projects},
+            "feed_url": request.build_absolute_uri(f"/calendar/{calendar.feed_token()}.ics"),
+            "show": show,
+            "sort": sort,
+            "q": q,
+            "today": now,
+        },
     )
 
 
@@ -109,7 +119,7 @@ def _need_form(project, data=None) -> NeedForm:
     return NeedForm(data, positions=positions, lists=lists)
 
 
-def _detail_page(request, project: Project, need_form: NeedForm, status: int = 200):
+def _detail_page(request, project: Project, need_form: NeedForm, status: int = 200, file_form=None):
     return render(
         request,
         "projects/project_detail.html",
@@ -119,6 +129,10 @@ def _detail_page(request, project: Project, need_form: NeedForm, status: int = 2
                 "position__instrument", "ranking_list", "project_list"
             ),
             "need_form": need_form,
+            "file_form": file_form or FileForm(needs=project.needs.all()),
+            "files": project.files.select_related("stored", "need"),
+            "staffing": services.staffing(project),
+            "need_states": {n.pk: services.need_state(n) for n in project.needs.all()},
             "today": today(),
             "lists": project.lists.select_related("position__instrument"),
             "positions": Position.objects.select_related("instrument").filter(
@@ -336,3 +350,116 @@ def apply_template(request, project_id):
         request, _("The template %(name)s was applied.") % {"name": template.template_name}
     )
     return redirect("projects:plist", project_id=project.project_id, list_id=project_list.list_id)
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def file_upload(request, project_id):
+    project = _project(project_id)
+    form = FileForm(request.POST, request.FILES, needs=project.needs.all())
+    if form.is_valid():
+        d = form.cleaned_data
+        need = project.needs.filter(need_id=d["need"]).first() if d["need"] else None
+        upload = d["file"]
+        try:
+            content = upload.read(settings.MAX_UPLOAD_BYTES + 1)
+            project_file = files.upload(
+                project,
+                name=upload.name,
+                content=content,
+                display_name=d["display_name"],
+                file_type=d["file_type"],
+                send_timing=d["send_timing"],
+                need=need,
+            )
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for field, errors in error.error_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, error)
+        else:
+            messages.success(
+                request, _("%(name)s was uploaded.") % {"name": project_file.display_name}
+            )
+            return redirect("projects:project", project_id=project.project_id)
+    return _detail_page(request, project, _need_form(project), status=400, file_form=form)
+
+
+def _file(project_id: str, file_id: str) -> ProjectFile:
+    return get_object_or_404(
+        ProjectFile.objects.select_related("stored", "project"),
+        project__project_id=project_id.upper(),
+        file_id=file_id.upper(),
+    )
+
+
+@login_required
+def file_download(request, project_id, file_id):
+    project_file = _file(project_id, file_id)
+    path = files.path_of(project_file.stored)
+    if not path.exists():
+        raise Http404
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=project_file.stored.original_name,
+        content_type=project_file.stored.content_type,
+    )
+
+
+@login_required
+@require_POST
+def file_action(request, project_id, file_id):
+    project_file = _file(project_id, file_id)
+    action = request.POST.get("action", "")
+    try:
+        if action == "remove":
+            files.remove(project_file)
+        elif action == "reuse":
+            need = get_object_or_404(
+                Need, project=project_file.project, need_id=request.POST.get("need", "").upper()
+            )
+            files.reuse(
+                project_file, need=need, send_timing=request.POST.get("send_timing", "on_accept")
+            )
+        else:
+            return HttpResponseBadRequest(_("Unknown action."))
+    except ValidationError as error:
+        _errors(request, error)
+    return redirect("projects:project", project_id=project_id)
+
+
+# --- calendar ------------------------------------------------------------------------------
+
+
+@login_required
+def project_calendar(request, project_id):
+    project = _project(project_id)
+    response = HttpResponse(
+        calendar.project_ics(project, host=request.get_host().split(":")[0]),
+        content_type="text/calendar; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{project.project_id}.ics"'
+    return response
+
+
+def calendar_feed(request, token):
+    """Upcoming projects for calendar apps; the secret token stands in for a login."""
+    if not constant_time_compare(token, calendar.feed_token()):
+        raise Http404
+    body = calendar.feed_ics(
+        orchestra_name=request.orchestra.name, host=request.get_host().split(":")[0], today=today()
+    )
+    return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+
+
+@login_required
+@require_POST
+def calendar_renew(request):
+    calendar.feed_token(renew=True)
+    messages.success(request, _("The calendar link was renewed; the old one no longer works."))
+    return redirect("projects:projects")
