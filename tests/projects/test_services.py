@@ -230,3 +230,36 @@ def test_project_list_in_use_cannot_be_deleted(world):
     )
     with pytest.raises(ValidationError, match="NEED001"):
         services.delete_project_list(project_list)
+
+
+def test_update_need_revalidates_and_reopens(world):
+    need = services.create_need(world["project"], _need(world))
+    services.update_need(need, _need(world, quantity=4))
+    assert Need.objects.get(pk=need.pk).quantity == 4
+    with pytest.raises(ValidationError) as exc:
+        services.update_need(need, _need(world, quantity=1))  # parallel needs 2 seats
+    assert "quantity" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        services.update_need(
+            need, _need(world, position_id=Position.objects.get(name="Soloharpa").pk)
+        )
+    assert "position_id" in exc.value.message_dict
+    Need.objects.filter(pk=need.pk).update(status=Need.Status.COMPLETED)
+    services.update_need(need, _need(world, quantity=5))
+    assert Need.objects.get(pk=need.pk).status == "active"
+
+
+def test_update_need_locks_strategy_list_and_time_once_offers_exist(world, monkeypatch):
+    from stagesub.projects import usage
+
+    need = services.create_need(world["project"], _need(world))
+    monkeypatch.setattr(
+        usage, "_offer_counters", [lambda target: 1]
+    )  # as the offer engine will say
+    with pytest.raises(ValidationError) as exc:
+        services.update_need(need, _need(world, strategy="first_come", response_time_hours=12))
+    assert set(exc.value.message_dict) == {"strategy", "response_time_hours"}
+    services.update_need(need, _need(world, quantity=3))  # quantity may still change
+    assert services.delete_need(Need.objects.get(pk=need.pk)) == "archived"
+    with pytest.raises(ValidationError, match="cannot be deleted"):
+        services.delete_project(world["project"])

@@ -142,3 +142,27 @@ def test_copy_from_another_projects_list_of_another_position_is_refused(client, 
     assert response["Location"] == "/projects/PROJ002/"
     with use_orchestra(goteborg):
         assert ProjectList.objects.count() == 1
+
+
+def test_edit_need_page(client, goteborg):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    with use_orchestra(goteborg):
+        tutti = Position.objects.get(name="Tutti violin 1")
+        a_list = tutti.ranking_lists.get()
+    data = {
+        "position": tutti.pk,
+        "chosen_list": f"rank:{a_list.pk}",
+        "strategy": "sequential",
+        "quantity": 1,
+        "response_time": 2,
+        "response_unit": "days",
+    }
+    client.post("/projects/PROJ001/needs/new/", data)
+    page = client.get("/projects/PROJ001/needs/NEED001/edit/")
+    assert page.status_code == 200 and page.context["form"].initial["response_unit"] == "days"
+    response = client.post("/projects/PROJ001/needs/NEED001/edit/", {**data, "quantity": 9})
+    assert response.status_code == 400 and "quantity" in response.context["form"].errors
+    response = client.post("/projects/PROJ001/needs/NEED001/edit/", {**data, "quantity": 3})
+    assert response.status_code == 302
+    with use_orchestra(goteborg):
+        assert Need.objects.get().quantity == 3

@@ -88,6 +88,25 @@ class NeedForm(forms.Form):
         self.fields["position"].choices = [("", "—"), *[(p.pk, str(p)) for p in positions]]
         self.fields["chosen_list"].choices = [("", "—"), *lists]
 
+    @staticmethod
+    def initial_for(need) -> dict:
+        days = need.response_time_hours % 24 == 0
+        chosen = (
+            f"rank:{need.ranking_list_id}"
+            if need.ranking_list_id
+            else f"project:{need.project_list_id}"
+        )
+        return {
+            "position": need.position_id,
+            "chosen_list": chosen,
+            "strategy": need.strategy,
+            "quantity": need.quantity,
+            "max_recipients": need.max_recipients,
+            "response_time": need.response_time_hours // 24 if days else need.response_time_hours,
+            "response_unit": "days" if days else "hours",
+            "require_local_residence": need.require_local_residence,
+        }
+
     def to_data(self) -> NeedData:
         d = self.cleaned_data
         kind, _sep, pk = d["chosen_list"].partition(":")

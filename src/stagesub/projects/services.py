@@ -286,6 +286,52 @@ def create_need(project: Project, data: NeedData) -> Need:
         )
 
 
+def update_need(need: Need, data: NeedData) -> Need:
+    """Change a need. Quantity never below the seats already accepted; strategy, list and
+    response time only until the first offer is sent. Raising the quantity of a filled need
+    reopens it."""
+    with orchestra_atomic():
+        need = Need.objects.select_for_update().get(pk=need.pk)
+        if need.status == Need.Status.ARCHIVED:
+            raise ValidationError(_("An archived need cannot be changed."))
+        if data.position_id != need.position_id:
+            raise ValidationError(
+                {"position_id": _("The position of a need cannot change; add a new need instead.")}
+            )
+        accepted = accepted_count(need)
+        if data.quantity < accepted:
+            raise ValidationError(
+                {
+                    "quantity": _(
+                        "%(n)s musicians have already accepted; the quantity cannot go below that."
+                    )
+                    % {"n": accepted}
+                }
+            )
+        if usage.offers_sent(need):
+            locked = {
+                "strategy": data.strategy != need.strategy,
+                "list": (data.ranking_list_id, data.project_list_id)
+                != (need.ranking_list_id, need.project_list_id),
+                "response_time_hours": data.response_time_hours != need.response_time_hours,
+            }
+            changed = [field for field, differs in locked.items() if differs]
+            if changed:
+                raise ValidationError(
+                    {field: _("Cannot change once requests have been sent.") for field in changed}
+                )
+        _validate_need(need.project, data, need=need)
+        need.quantity = data.quantity
+        need.strategy, need.max_recipients = data.strategy, data.max_recipients
+        need.ranking_list_id, need.project_list_id = data.ranking_list_id, data.project_list_id
+        need.response_time_hours = data.response_time_hours
+        need.require_local_residence = data.require_local_residence
+        if need.status == Need.Status.COMPLETED and accepted < need.quantity:
+            need.status = Need.Status.ACTIVE  # more seats than accepted: asking continues
+        need.save()
+    return need
+
+
 def set_need_paused(need: Need, paused: bool) -> Need:
     if need.status in (Need.Status.COMPLETED, Need.Status.ARCHIVED):
         raise ValidationError(_("A filled or archived need cannot be paused or resumed."))

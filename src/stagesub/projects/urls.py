@@ -22,6 +22,7 @@ urlpatterns = [
     path("projects/<str:project_id>/action/", views.project_action, name="project_action"),
     path("projects/<str:project_id>/needs/new/", views.need_create, name="need_create"),
     path("projects/<str:project_id>/needs/<str:need_id>/", views.need_action, name="need_action"),
+    path("projects/<str:project_id>/needs/<str:need_id>/edit/", views.need_edit, name="need_edit"),
     path("projects/<str:project_id>/lists/new/", views.plist_create, name="plist_create"),
     path("projects/<str:project_id>/lists/template/", views.apply_template, name="apply_template"),
     path("projects/<str:project_id>/lists/<str:list_id>/", views.plist_detail, name="plist"),

@@ -43,7 +43,12 @@ def project_list(request):
         projects = [p for p in projects if p.is_upcoming(now)]
     elif show == "past":
         projects = [p for p in projects if not p.is_upcoming(now)]
-    if sort == "name":
+    staffing = {p.pk: services.staffing(p) for p in projects}
+    if sort == "staffing":  # best staffed first; projects without needs last
+        projects.sort(
+            key=lambda p: -1 if staffing[p.pk]["percent"] is None else -staffing[p.pk]["percent"]
+        )
+    elif sort == "name":
         projects.sort(key=lambda p: swedish_key(p.name))
     elif sort == "created":
         projects.sort(key=lambda p: p.created_at, reverse=True)
@@ -59,7 +64,7 @@ def project_list(request):
         "projects/project_list.html",
         {
             "projects": projects,
-            "staffing": {p.pk: services.staffing(p) for p in projects},
+            "staffing": staffing,
             "feed_url": request.build_absolute_uri(f"/calendar/{calendar.feed_token()}.ics"),
             "show": show,
             "sort": sort,
@@ -104,7 +109,7 @@ def project_edit(request, project_id):
     return render(request, "projects/project_form.html", {"form": form, "project": project})
 
 
-def _need_form(project, data=None) -> NeedForm:
+def _need_form(project, data=None, initial=None) -> NeedForm:
     positions = list(
         Position.objects.select_related("instrument").filter(instrument__is_archived=False)
     )
@@ -116,7 +121,7 @@ def _need_form(project, data=None) -> NeedForm:
         (f"project:{pl.pk}", f"{pl.position} – {pl.name}")
         for pl in project.lists.select_related("position__instrument")
     ]
-    return NeedForm(data, positions=positions, lists=lists)
+    return NeedForm(data, initial=initial, positions=positions, lists=lists)
 
 
 def _detail_page(request, project: Project, need_form: NeedForm, status: int = 200, file_form=None):
@@ -194,6 +199,30 @@ def need_create(request, project_id):
             messages.success(request, _("The need %(id)s was added.") % {"id": need.need_id})
             return redirect("projects:project", project_id=project.project_id)
     return _detail_page(request, project, form, status=400)
+
+
+@login_required
+def need_edit(request, project_id, need_id):
+    project = _project(project_id)
+    need = get_object_or_404(Need, project=project, need_id=need_id.upper())
+    form = _need_form(project, request.POST or None, initial=NeedForm.initial_for(need))
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.update_need(need, form.to_data())
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                messages.success(request, _("Changes saved."))
+                return redirect("projects:project", project_id=project.project_id)
+    return render(
+        request,
+        "projects/need_form.html",
+        {"project": project, "need": need, "form": form},
+        status=status,
+    )
 
 
 @login_required
