@@ -263,3 +263,17 @@ def test_update_need_locks_strategy_list_and_time_once_offers_exist(world, monke
     assert services.delete_need(Need.objects.get(pk=need.pk)) == "archived"
     with pytest.raises(ValidationError, match="cannot be deleted"):
         services.delete_project(world["project"])
+
+
+def test_accepted_musicians_grouped_by_instrument_then_position(world, monkeypatch):
+    from stagesub.projects import usage
+
+    need = services.create_need(world["project"], _need(world))
+    harp_need = Need(position=Position.objects.get(name="Soloharpa"))
+    v1, v0 = world["musicians"][1], world["musicians"][0]
+    monkeypatch.setattr(
+        usage, "_accepted_providers", [lambda project: [(harp_need, v0), (need, v1), (need, v0)]]
+    )
+    groups = services.accepted_by_position(world["project"])
+    assert [label for label, _ in groups] == ["Violin – Tutti violin 1", "Harpa – Soloharpa"]
+    assert [m.first_name for m in groups[0][1]] == ["V0", "V1"]

@@ -418,3 +418,19 @@ def need_state(need: Need) -> str:
     if need.status == Need.Status.PAUSED:
         return "paused"
     return "in_progress" if usage.offers_sent(need) else "not_started"
+
+
+def accepted_by_position(project: Project) -> list[tuple[str, list]]:
+    """Accepted musicians grouped as "Instrument – Position", in display order, then by name."""
+    groups: dict = {}
+    for need, musician in usage.accepted_musicians(project):
+        key = (
+            need.position.instrument.display_order,
+            need.position.hierarchy_level,
+            str(need.position),
+        )
+        groups.setdefault(key, []).append(musician)
+    return [
+        (key[2], sorted(ms, key=lambda m: (m.last_name, m.first_name)))
+        for key, ms in sorted(groups.items())
+    ]

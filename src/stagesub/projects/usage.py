@@ -30,3 +30,18 @@ def musicians_asked(project) -> set[int]:
     for provider in _asked_in_project:
         asked |= provider(project)
     return asked
+
+
+_accepted_providers: list[Callable[[object], list]] = []
+
+
+def register_accepted_musicians(provider: Callable[[object], list]) -> None:
+    """provider(project) → [(need, musician)] for every accepted offer in the project."""
+    _accepted_providers.append(provider)
+
+
+def accepted_musicians(project) -> list:
+    pairs: list = []
+    for provider in _accepted_providers:
+        pairs.extend(provider(project))
+    return pairs

@@ -137,6 +137,7 @@ def _detail_page(request, project: Project, need_form: NeedForm, status: int = 2
             "file_form": file_form or FileForm(needs=project.needs.all()),
             "files": project.files.select_related("stored", "need"),
             "staffing": services.staffing(project),
+            "accepted": services.accepted_by_position(project),
             "need_states": {n.pk: services.need_state(n) for n in project.needs.all()},
             "today": today(),
             "lists": project.lists.select_related("position__instrument"),
