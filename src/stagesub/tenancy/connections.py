@@ -162,9 +162,6 @@ def _check_new_connection(sender, connection, **kwargs) -> None:
                 f"database behind {binding.subdomain!r} carries stamp {stamp or 'none'}, "
                 f"expected {binding.orchestra_id}; refusing to use it"
             )
-        elif connection.vendor == "sqlite":
-            # The stamp check read the database outside Django's transaction handling.
-            pass
     if problem is not None:
         try:
             connection.connection.close()
