@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -17,6 +17,7 @@ from stagesub.projects.forms import FileForm, NeedForm, ProjectForm, today
 from stagesub.projects.models import Need, Project, ProjectFile, ProjectList
 from stagesub.rankings import services as list_services
 from stagesub.rankings.models import RankingList
+from stagesub.rankings.views import reorder_response
 from stagesub.roster.collation import swedish_key
 from stagesub.roster.models import Position
 
@@ -172,10 +173,7 @@ def project_action(request, project_id):
             count = services.set_project_paused(project, action == "pause")
             messages.success(request, _("%(n)s needs changed.") % {"n": count})
         elif action == "delete":
-            if request.POST.get("confirm", "").strip() != list_services.CONFIRM_WORD:
-                raise ValidationError(
-                    _("Type %(word)s to confirm.") % {"word": list_services.CONFIRM_WORD}
-                )
+            list_services.require_confirmation(request.POST.get("confirm", ""))
             services.delete_project(project)
             messages.success(request, _("The project was deleted."))
             return redirect("projects:projects")
@@ -332,10 +330,7 @@ def plist_action(request, project_id, list_id):
             services.save_as_template(project_list, request.POST.get("template_name", ""))
             messages.success(request, _("Saved as a template."))
         elif action == "delete":
-            if request.POST.get("confirm", "").strip() != list_services.CONFIRM_WORD:
-                raise ValidationError(
-                    _("Type %(word)s to confirm.") % {"word": list_services.CONFIRM_WORD}
-                )
+            list_services.require_confirmation(request.POST.get("confirm", ""))
             services.delete_project_list(project_list)
             messages.success(request, _("The list was deleted."))
             return redirect("projects:project", project_id=project_id)
@@ -349,19 +344,7 @@ def plist_action(request, project_id, list_id):
 @login_required
 @require_POST
 def plist_reorder(request, project_id, list_id):
-    project_list = _plist(project_id, list_id)
-    version = request.POST.get("version", "")
-    try:
-        ids = [int(x) for x in request.POST.getlist("order")]
-    except ValueError:
-        ids = []
-    if not version.isdigit() or not ids:
-        return JsonResponse({"error": _("Invalid order.")}, status=400)
-    try:
-        project_list = list_services.reorder(project_list, ids, version=int(version))
-    except list_services.ListChanged as error:
-        return JsonResponse({"error": " ".join(error.messages)}, status=409)
-    return JsonResponse({"ok": True, "version": project_list.version})
+    return reorder_response(request, _plist(project_id, list_id))
 
 
 @login_required

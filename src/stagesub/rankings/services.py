@@ -129,13 +129,14 @@ def reorder(
     return ranking_list
 
 
-def _confirm(word: str) -> None:
+def require_confirmation(word: str) -> None:
+    """Destructive actions need the confirmation word typed exactly."""
     if (word or "").strip() != CONFIRM_WORD:
         raise ValidationError({"confirm": _("Type %(word)s to confirm.") % {"word": CONFIRM_WORD}})
 
 
 def clear_list(ranking_list, *, confirm: str) -> None:
-    _confirm(confirm)
+    require_confirmation(confirm)
     with orchestra_atomic():
         ranking_list = _locked(ranking_list, None)
         ranking_list.entries.all().delete()
@@ -143,7 +144,7 @@ def clear_list(ranking_list, *, confirm: str) -> None:
 
 
 def delete_list(ranking_list, *, confirm: str) -> None:
-    _confirm(confirm)
+    require_confirmation(confirm)
     with orchestra_atomic():
         ranking_list = _locked(ranking_list, None)
         if ranking_list.entries.exists():

@@ -114,10 +114,8 @@ def _version(request) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-@login_required
-@require_POST
-def reorder(request, ranking_list_id):
-    ranking_list = _list(ranking_list_id)
+def reorder_response(request, ranking_list) -> JsonResponse:
+    """Apply a dragged order sent as `order` (entry ids) with the list `version` it was based on."""
     version = _version(request)
     try:
         ids = [int(x) for x in request.POST.getlist("order")]
@@ -130,3 +128,9 @@ def reorder(request, ranking_list_id):
     except services.ListChanged as error:
         return JsonResponse({"error": " ".join(error.messages)}, status=409)
     return JsonResponse({"ok": True, "version": ranking_list.version})
+
+
+@login_required
+@require_POST
+def reorder(request, ranking_list_id):
+    return reorder_response(request, _list(ranking_list_id))
