@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "stagesub.roster",
     "stagesub.rankings",
     "stagesub.projects",
+    "stagesub.offers",
 ]
 
 MIDDLEWARE = [

@@ -266,7 +266,11 @@ def _validate_need(
 
 
 def accepted_count(need: Need) -> int:
-    return 0  # offers (issue 6) plug in here through projects.usage
+    return sum(
+        1
+        for accepted_need, _musician in usage.accepted_musicians(need.project)
+        if accepted_need.pk == need.pk
+    )
 
 
 def create_need(project: Project, data: NeedData) -> Need:
