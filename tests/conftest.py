@@ -121,3 +121,32 @@ def point_at_same_database(victim: Orchestra, target: Orchestra, tmp_path) -> No
         database_user=target.database_user,
         database_password_encrypted=target.database_password_encrypted,
     )
+
+
+def listed_musicians(
+    count: int, *, name: str = "M{:02d}", position: str = "Tutti violin 1", **extra
+):
+    """In the bound orchestra: `count` musicians qualified for `position`, all on its A list in
+    creation order. Returns (position, musicians, a_list)."""
+    from stagesub.rankings import services as rankings
+    from stagesub.roster import services as roster
+    from stagesub.roster.models import Position
+    from stagesub.roster.services import MusicianData
+
+    seat = Position.objects.get(name=position, instrument__name="Violin")
+    musicians = [
+        roster.create_musician(
+            MusicianData(
+                first_name=name.format(i),
+                last_name="F",
+                email=f"{name.format(i).lower()}@example.se",
+                position_ids=[seat.pk],
+                **extra,
+            ),
+            max_musicians=1000,
+        )
+        for i in range(count)
+    ]
+    a_list = rankings.create_list(seat, "A")
+    rankings.add_musicians(a_list, [m.pk for m in musicians])
+    return seat, musicians, a_list

@@ -12,32 +12,15 @@ from stagesub.offers.models import Offer
 from stagesub.projects import services as projects
 from stagesub.projects.models import Need
 from stagesub.projects.services import NeedData, ProjectData
-from stagesub.rankings import services as rankings
-from stagesub.roster import services as roster
-from stagesub.roster.models import Position
-from stagesub.roster.services import MusicianData
 from stagesub.tenancy import use_orchestra
 from stagesub.tenancy.context import current_binding
+from tests.conftest import listed_musicians
 
 
 @pytest.fixture
 def need_factory(goteborg):
     with use_orchestra(goteborg):
-        tutti = Position.objects.get(name="Tutti violin 1")
-        musicians = [
-            roster.create_musician(
-                MusicianData(
-                    first_name=f"M{i:02d}",
-                    last_name="F",
-                    email=f"m{i}@example.se",
-                    position_ids=[tutti.pk],
-                ),
-                max_musicians=500,
-            )
-            for i in range(30)
-        ]
-        a_list = rankings.create_list(tutti, "A")
-        rankings.add_musicians(a_list, [m.pk for m in musicians])
+        tutti, _musicians, a_list = listed_musicians(30)
         project = projects.create_project(
             ProjectData(name="Mahler 2", start_date=datetime.date(2027, 3, 8)), max_projects=20
         )

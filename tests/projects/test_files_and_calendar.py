@@ -10,12 +10,8 @@ from icalendar import Calendar
 from stagesub.projects import files, services
 from stagesub.projects.models import Need, Project, ProjectFile, StoredFile
 from stagesub.projects.services import NeedData, ProjectData
-from stagesub.rankings import services as rankings
-from stagesub.roster import services as roster
-from stagesub.roster.models import Position
-from stagesub.roster.services import MusicianData
 from stagesub.tenancy import use_orchestra
-from tests.conftest import host_client, login
+from tests.conftest import host_client, listed_musicians, login
 
 PDF = b"%PDF-1.4 sheet music"
 
@@ -23,21 +19,7 @@ PDF = b"%PDF-1.4 sheet music"
 @pytest.fixture
 def project(goteborg):
     with use_orchestra(goteborg):
-        tutti = Position.objects.get(name="Tutti violin 1")
-        ms = [
-            roster.create_musician(
-                MusicianData(
-                    first_name=f"V{i}",
-                    last_name="F",
-                    email=f"v{i}@example.se",
-                    position_ids=[tutti.pk],
-                ),
-                max_musicians=50,
-            )
-            for i in range(4)
-        ]
-        a_list = rankings.create_list(tutti, "A")
-        rankings.add_musicians(a_list, [m.pk for m in ms])
+        tutti, _musicians, a_list = listed_musicians(4, name="V{}")
         project = services.create_project(
             ProjectData(
                 name="Mahler 2",
