@@ -150,3 +150,19 @@ def listed_musicians(
     a_list = rankings.create_list(seat, "A")
     rankings.add_musicians(a_list, [m.pk for m in musicians])
     return seat, musicians, a_list
+
+
+@pytest.fixture
+def mail_server(settings):
+    """A real SMTP server on a loopback port; Django's mail goes there for the test."""
+    from tests.mailserver import MailServer
+
+    server = MailServer()
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    yield server
+    server.stop()

@@ -44,6 +44,11 @@ SECRET_KEY = _secret_key()
 
 BASE_DOMAIN = os.environ.get("STAGESUB_BASE_DOMAIN", "localhost").strip().lower().rstrip(".")
 ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
+# How links in e-mails reach an orchestra's host (the worker has no request to copy them from).
+PUBLIC_SCHEME = os.environ.get(
+    "STAGESUB_PUBLIC_SCHEME", "http" if BASE_DOMAIN == "localhost" else "https"
+)
+PUBLIC_PORT = os.environ.get("STAGESUB_PUBLIC_PORT", "8000" if BASE_DOMAIN == "localhost" else "")
 
 # A PostgreSQL server URL (without database name) with rights to create databases and roles.
 # When set, new orchestras get PostgreSQL databases there; otherwise SQLite files in DATA_DIR.
@@ -81,6 +86,7 @@ INSTALLED_APPS = [
     "stagesub.rankings",
     "stagesub.projects",
     "stagesub.offers",
+    "stagesub.messaging",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +136,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
         "transaction_mode": "IMMEDIATE",
     }
+    # Tests: a file, not Django's shared in-memory database, whose table locks fail at once
+    # instead of waiting; threads in concurrency tests write the control database too.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "control-test.sqlite3")}
 DATABASE_ROUTERS = ["stagesub.tenancy.router.OrchestraRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -197,6 +206,8 @@ else:
     EMAIL_FILE_PATH = MAILBOX_DIR
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Seconds between scheduler looks at the orchestras that are due (reminders, timeouts, outbox).
+SCHEDULER_INTERVAL = float(os.environ.get("STAGESUB_SCHEDULER_INTERVAL", "0"))
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from stagesub.accounts.views import LoginView, LogoutView
-from stagesub.orchestra.views import home
+from stagesub.orchestra.views import home, orchestra_settings
 from stagesub.views import set_language
 
 urlpatterns = [
@@ -14,4 +14,7 @@ urlpatterns = [
     path("", include("stagesub.roster.urls")),
     path("", include("stagesub.rankings.urls")),
     path("", include("stagesub.projects.urls")),
+    path("", include("stagesub.offers.urls")),
+    path("", include("stagesub.messaging.urls")),
+    path("settings/", orchestra_settings, name="settings"),
 ]

@@ -94,6 +94,7 @@ def _race(goteborg, offers, accepted):
     return results
 
 
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_yeses_for_the_last_seats_never_overbook(need_factory, goteborg):
     need = need_factory("first_come", 2, max_recipients=12)
     with use_orchestra(goteborg):
@@ -107,6 +108,7 @@ def test_concurrent_yeses_for_the_last_seats_never_overbook(need_factory, gotebo
     assert sum(1 for d in results if not d.refused) == 2
 
 
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_noes_never_ask_anyone_twice(need_factory, goteborg):
     need = need_factory("parallel", 8)
     with use_orchestra(goteborg):

@@ -6,4 +6,7 @@ class OffersConfig(sides.OrchestraAppConfig):
     verbose_name = "Offers"
 
     def ready(self) -> None:
-        from stagesub.offers import hooks  # noqa: F401  (tells projects about offers)
+        from stagesub.offers import (  # noqa: F401
+            hooks,  # tells projects about offers
+            scheduler,  # registers the reminder/timeout/outbox job with the worker
+        )

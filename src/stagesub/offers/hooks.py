@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from stagesub.offers import engine
 from stagesub.offers.models import Offer
+from stagesub.projects import sections as project_sections
 from stagesub.projects import usage
 from stagesub.projects.models import Need, Project
+from stagesub.roster import profile
 
 
 def _offers_sent(target) -> int:
@@ -36,3 +38,31 @@ def _accepted(project) -> list:
 usage.register_offer_counter(_offers_sent)
 usage.register_asked_musicians(_asked)
 usage.register_accepted_musicians(_accepted)
+
+
+def _apply_quantity(need, quantity: int) -> None:
+    from stagesub.offers import services
+
+    services.change_quantity(need, quantity)
+
+
+usage.register_quantity_handler(_apply_quantity)
+
+
+def _project_section(project):
+    from stagesub.offers import live
+
+    return live.panel(project)
+
+
+def _offer_history(musician):
+    offers = list(
+        Offer.objects.filter(musician=musician).select_related(
+            "project", "need__position__instrument"
+        )[:50]
+    )
+    return {"offers": offers}
+
+
+project_sections.register_section("offers/_panel.html", context=_project_section, order=10)
+profile.register_section("offers/profile_section.html", context=_offer_history, order=30)

@@ -28,9 +28,15 @@ class Offer(models.Model):
     sent_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     answered_at = models.DateTimeField(null=True, blank=True)
+    reminder_due_at = models.DateTimeField(null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["sent_at", "pk"]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="offer_expiry"),
+            models.Index(fields=["status", "reminder_due_at"], name="offer_reminder"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "musician"],
@@ -41,3 +47,30 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.offer_id} {self.musician} ({self.status})"
+
+
+class OfferEvent(models.Model):
+    """The communication log of one offer: what happened, when, and who did it."""
+
+    class Kind(models.TextChoices):
+        SENT = "sent", _("Request sent")
+        REMINDED = "reminded", _("Reminder sent")
+        ACCEPTED = "accepted", _("Answered yes")
+        DECLINED = "declined", _("Answered no")
+        TIMED_OUT = "timed_out", _("No answer in time")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        FILLED = "filled", _("Withdrawn: the seats were filled")
+        RESENT = "resent", _("Message sent again")
+        LATE_ANSWER = "late_answer", _("Answered after the seats were filled")
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField()
+    # Who acted: empty for the musician's own link and the scheduler, else the staff user.
+    by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.offer.offer_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"

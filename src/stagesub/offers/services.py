@@ -3,46 +3,133 @@
 Every action (send, answer, timeout, withdraw, quantity change) is one transaction on the
 bound orchestra's database that first locks the need row (SELECT ... FOR UPDATE on PostgreSQL;
 SQLite transactions are IMMEDIATE, so they serialise on the write lock), then reads the need's
-state, asks the pure engine what to do, and writes the result. Two musicians answering yes to
-the last seat at once are therefore handled one after the other: exactly one gets it.
+state, asks the pure engine what to do, and writes the result: offer rows, the communication
+log, and the e-mails in the outbox. Two musicians answering yes to the last seat at once are
+therefore handled one after the other: exactly one gets it. The partial unique constraint on
+offers (one live offer per musician and project) backs this up across needs; when two needs of
+a project pick the same musician at once, the loser's transaction is retried from the start.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from django.utils import timezone
+from django.db import IntegrityError
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
 
-from stagesub.offers import engine
-from stagesub.offers.models import Offer
+from stagesub.messaging import outbox
+from stagesub.messaging.models import Message
+from stagesub.offers import engine, selection, tokens
+from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import next_readable_id
-from stagesub.projects.models import Need
-from stagesub.projects.services import available_musicians
-from stagesub.tenancy.context import orchestra_atomic
+from stagesub.orchestra.models import OrchestraSettings
+from stagesub.projects.models import Need, Project, ProjectFile
+from stagesub.roster.models import Musician, Qualification
+from stagesub.tenancy.binding import directory
+from stagesub.tenancy.context import NoOrchestraBound, current_binding, orchestra_atomic
+from stagesub.tenancy.due import note_due
+from stagesub.tenancy.models import Orchestra
+
+RETRIES = 3
 
 
 @dataclass
 class Outcome:
     decision: engine.Decision
-    created: list[Offer]
+    created: list[Offer] = field(default_factory=list)
+    event: object = None  # the engine event that was decided on
+
+    @property
+    def refused(self) -> str:
+        return self.decision.refused
 
 
-def _state(need: Need) -> engine.NeedState:
-    offers = tuple(engine.Offer(o.pk, o.musician_id, o.status) for o in need.offers.order_by("pk"))
-    candidates = tuple(
-        m.pk
-        for m in available_musicians(
-            need.project, need.chosen_list, local_only=need.require_local_residence
+# --- reading a need's situation -------------------------------------------------------------
+
+
+def _members(need: Need) -> tuple[selection.Member, ...]:
+    chosen = need.chosen_list
+    qualified = Qualification.objects.filter(
+        musician=OuterRef("musician"), position_id=need.position_id
+    )
+    rows = (
+        chosen.entries.order_by("rank")
+        .annotate(qualified=Exists(qualified))
+        .values_list(
+            "musician_id", "rank", "musician__status", "musician__local_residence", "qualified"
+        )
+    )
+    return tuple(
+        selection.Member(pk, rank, status == Musician.Status.ACTIVE, qualified, local)
+        for pk, rank, status, local, qualified in rows
+    )
+
+
+def _accepted_counts(project: Project) -> dict[int, int]:
+    return dict(
+        Offer.objects.filter(project=project, status=engine.ACCEPTED)
+        .values_list("need_id")
+        .annotate(n=Count("pk"))
+        .values_list("need_id", "n")
+    )
+
+
+def need_view(need: Need, accepted: int) -> selection.NeedView:
+    return selection.NeedView(
+        need_id=need.pk,
+        order=(need.position.instrument.display_order, need.position.hierarchy_level, need.pk),
+        hierarchy=need.position.hierarchy_level,
+        members=_members(need),
+        require_local=need.require_local_residence,
+        open=need.status == Need.Status.ACTIVE and accepted < need.quantity,
+    )
+
+
+def project_needs(project: Project):
+    return (
+        project.needs.exclude(status=Need.Status.ARCHIVED)
+        .select_related("position__instrument", "ranking_list", "project_list")
+        .order_by("position__instrument__display_order", "position__hierarchy_level", "pk")
+    )
+
+
+def project_facts(
+    project: Project, *, rule: str, only: Need | None = None
+) -> selection.ProjectFacts:
+    """What selection needs to know about the project. Under `simple` only `only`'s list is read."""
+    blocking = {
+        musician: (status, need)
+        for musician, status, need in Offer.objects.filter(
+            project=project, status__in=sorted(engine.BLOCKING)
+        ).values_list("musician_id", "status", "need_id")
+    }
+    accepted = _accepted_counts(project)
+    if rule == selection.SMART or only is None:
+        needs = tuple(need_view(n, accepted.get(n.pk, 0)) for n in project_needs(project))
+    else:
+        needs = (need_view(only, accepted.get(only.pk, 0)),)
+    return selection.ProjectFacts(blocking=blocking, needs=needs, rule=rule)
+
+
+def _state(need: Need, facts: selection.ProjectFacts) -> engine.NeedState:
+    view = next(v for v in facts.needs if v.need_id == need.pk)
+    offers = tuple(
+        engine.Offer(pk, musician, status)
+        for pk, musician, status in need.offers.order_by("pk").values_list(
+            "pk", "musician_id", "status"
         )
     )
     return engine.NeedState(
         quantity=need.quantity,
         strategy=need.strategy,
         offers=offers,
-        candidates=candidates,
+        candidates=selection.candidates(view, facts),
         max_recipients=need.max_recipients,
-        paused=need.status == Need.Status.PAUSED,
+        paused=need.status in (Need.Status.PAUSED, Need.Status.ARCHIVED),
     )
 
 
@@ -50,16 +137,93 @@ def _locked_need(need_pk: int) -> Need:
     # Lock the need row only (its optional lists are joined, and may be NULL).
     return (
         Need.objects.select_for_update(of=("self",))
-        .select_related("project", "ranking_list", "project_list")
+        .select_related("project", "ranking_list", "project_list", "position__instrument")
         .get(pk=need_pk)
     )
 
 
-def _carry_out(need: Need, decision: engine.Decision, now: datetime.datetime) -> list[Offer]:
+# --- messages -------------------------------------------------------------------------------
+
+
+def _orchestra() -> Orchestra:
+    # The routing directory's short cache: no control-database query per answer.
+    orchestra, _binding = directory.lookup(current_binding().subdomain)
+    if orchestra is None or orchestra.pk != current_binding().orchestra_id:
+        raise NoOrchestraBound("The bound orchestra is not in the directory.")
+    return orchestra
+
+
+def response_url(orchestra: Orchestra, offer: Offer) -> str:
+    return f"{orchestra.public_url()}r/{tokens.make(orchestra.pk, offer)}/"
+
+
+def _files(need: Need, timing: str) -> list[int]:
+    return list(
+        ProjectFile.objects.filter(project_id=need.project_id, send_timing=timing)
+        .filter(Q(need__isnull=True) | Q(need=need))
+        .values_list("pk", flat=True)
+    )
+
+
+def message_values(offer: Offer, orchestra: Orchestra, *, attachments: int = 0) -> dict[str, str]:
+    need, project, musician = offer.need, offer.project, offer.musician
+    with translation.override(musician.preferred_language):
+        deadline = timezone.localtime(offer.expires_at)
+        return {
+            "firstName": musician.first_name,
+            "lastName": musician.last_name,
+            "fullName": musician.full_name,
+            "orchestraName": orchestra.name,
+            "projectName": project.name,
+            "position": str(need.position),
+            "instrument": need.position.instrument.name,
+            "startDate": formats.date_format(project.start_date, "j F Y"),
+            "weekNumber": str(project.week),
+            "rehearsalSchedule": project.rehearsal_schedule or _("see the attached information"),
+            "concertInfo": project.concert_info or _("information will follow"),
+            "quantity": str(need.quantity),
+            "responseUrl": response_url(orchestra, offer),
+            "responseDeadline": formats.date_format(deadline, "j F Y H:i"),
+            "responseTime": str(need.response_time_hours),
+            "attachmentNote": (
+                _("See the attached files for sheet music and further information.")
+                if attachments
+                else _("Sheet music and other information will be sent separately.")
+            ),
+        }
+
+
+def _queue(kind: str, offer: Offer, orchestra: Orchestra, now, attachment_ids=()) -> Message:
+    return outbox.queue(
+        kind=kind,
+        musician=offer.musician,
+        offer=offer,
+        values=message_values(offer, orchestra, attachments=len(attachment_ids)),
+        now=now,
+        attachment_ids=list(attachment_ids),
+    )
+
+
+# --- carrying out a decision ----------------------------------------------------------------
+
+_EVENT_FOR_STATUS = {
+    engine.ACCEPTED: OfferEvent.Kind.ACCEPTED,
+    engine.DECLINED: OfferEvent.Kind.DECLINED,
+    engine.TIMED_OUT: OfferEvent.Kind.TIMED_OUT,
+    engine.WITHDRAWN: OfferEvent.Kind.WITHDRAWN,
+}
+
+
+def _carry_out(
+    need: Need, decision: engine.Decision, now: datetime.datetime, by: str
+) -> list[Offer]:
+    filled_notices = {n.offer_id for n in decision.notices if n.kind == "position_filled"}
     for offer_pk, status in decision.status_changes:
         Offer.objects.filter(pk=offer_pk).update(
-            status=status, answered_at=now if status != engine.WITHDRAWN else None
+            status=status, answered_at=now if status in (engine.ACCEPTED, engine.DECLINED) else None
         )
+        kind = OfferEvent.Kind.FILLED if offer_pk in filled_notices else _EVENT_FOR_STATUS[status]
+        OfferEvent.objects.create(offer_id=offer_pk, kind=kind, at=now, by=by)
     if decision.quantity is not None:
         need.quantity = decision.quantity
     if decision.need_filled is True:
@@ -67,46 +231,145 @@ def _carry_out(need: Need, decision: engine.Decision, now: datetime.datetime) ->
     elif decision.need_filled is False and need.status == Need.Status.COMPLETED:
         need.status = Need.Status.ACTIVE
     need.save(update_fields=["quantity", "status"])
-    expires = now + datetime.timedelta(hours=need.response_time_hours)
-    return [
-        Offer.objects.create(
-            offer_id=next_readable_id("REQ"),
-            need=need,
-            project=need.project,
-            musician_id=musician_pk,
-            sent_at=now,
-            expires_at=expires,
+    if not decision.notices and not decision.ask:
+        return []
+
+    orchestra = _orchestra()
+    notified = Offer.objects.select_related("musician", "need__position__instrument", "project")
+    for notice in decision.notices:
+        offer = notified.get(pk=notice.offer_id)
+        files = (
+            _files(need, ProjectFile.SendTiming.ON_ACCEPT) if notice.kind == "confirmation" else ()
         )
-        for musician_pk in decision.ask
-    ]
+        _queue(notice.kind, offer, orchestra, now, files)
+
+    created = []
+    if decision.ask:
+        share = OrchestraSettings.current().reminder_percentage / 100
+        response_time = datetime.timedelta(hours=need.response_time_hours)
+        request_files = _files(need, ProjectFile.SendTiming.ON_REQUEST)
+        musicians = Musician.objects.in_bulk(decision.ask)
+        for musician_pk in decision.ask:
+            offer = Offer.objects.create(
+                offer_id=next_readable_id("REQ"),
+                need=need,
+                project=need.project,
+                musician=musicians[musician_pk],
+                sent_at=now,
+                expires_at=now + response_time,
+                reminder_due_at=now + response_time * share,
+            )
+            OfferEvent.objects.create(offer=offer, kind=OfferEvent.Kind.SENT, at=now, by=by)
+            _queue("request", offer, orchestra, now, request_files)
+            note_due(offer.reminder_due_at)
+            created.append(offer)
+    return created
 
 
-def _act(need_pk: int, event_for, now: datetime.datetime | None = None) -> Outcome:
+def _act(
+    need_pk: int,
+    event_for: Callable[[Need], engine.Event],
+    now: datetime.datetime | None = None,
+    by: str = "",
+) -> Outcome:
     now = now or timezone.now()
-    with orchestra_atomic():
-        need = _locked_need(need_pk)
-        state = _state(need)
-        event = event_for(need)
-        decision = engine.decide(state, event)
-        created = _carry_out(need, decision, now)
-    return Outcome(decision, created)
+    rule = OrchestraSettings.current().conflict_rule
+    for attempt in range(RETRIES):
+        try:
+            with orchestra_atomic():
+                need = _locked_need(need_pk)
+                facts = project_facts(need.project, rule=rule, only=need)
+                event = event_for(need)
+                decision = engine.decide(_state(need, facts), event)
+                created = _carry_out(need, decision, now, by)
+            return Outcome(decision, created, event)
+        except IntegrityError:
+            # Another need of the project asked the same musician in the same instant; the
+            # constraint refused the second offer. Start again: the musician is now blocked.
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
-def send(need: Need, *, now: datetime.datetime | None = None) -> Outcome:
-    return _act(need.pk, lambda _need: engine.Send(), now)
+# --- the actions ----------------------------------------------------------------------------
 
 
-def answer(offer: Offer, *, accepted: bool, now: datetime.datetime | None = None) -> Outcome:
-    return _act(offer.need_id, lambda _need: engine.Answered(offer.pk, accepted), now)
+def send(need: Need, *, now: datetime.datetime | None = None, by: str = "") -> Outcome:
+    return _act(need.pk, lambda _need: engine.Send(), now, by)
+
+
+def send_project(project: Project, *, now: datetime.datetime | None = None, by: str = "") -> int:
+    """Send for every need of the project, in processing order. Returns the offers created.
+
+    Each need is its own transaction; what an earlier need asks is committed before the next
+    need is read, so a later need cannot pick the same musician ("first processed wins").
+    """
+    total = 0
+    for need in project_needs(project).filter(status=Need.Status.ACTIVE):
+        total += len(send(need, now=now, by=by).created)
+    return total
+
+
+def answer(
+    offer: Offer, *, accepted: bool, now: datetime.datetime | None = None, by: str = ""
+) -> Outcome:
+    """The musician's answer (by = "") or one staff recorded from a phone call (by = user).
+
+    A musician's answer after the response time is the timeout it would have become.
+    """
+    now = now or timezone.now()
+
+    def event_for(_need: Need) -> engine.Event:
+        current = Offer.objects.get(pk=offer.pk)
+        if not by and current.status == engine.PENDING and now >= current.expires_at:
+            return engine.TimedOut(offer.pk)
+        return engine.Answered(offer.pk, accepted)
+
+    outcome = _act(offer.need_id, event_for, now, by)
+    if accepted and outcome.refused == "filled":
+        OfferEvent.objects.create(offer=offer, kind=OfferEvent.Kind.LATE_ANSWER, at=now, by=by)
+    return outcome
 
 
 def time_out(offer: Offer, *, now: datetime.datetime | None = None) -> Outcome:
     return _act(offer.need_id, lambda _need: engine.TimedOut(offer.pk), now)
 
 
-def withdraw(offer: Offer, *, now: datetime.datetime | None = None) -> Outcome:
-    return _act(offer.need_id, lambda _need: engine.Withdrawn(offer.pk), now)
+def withdraw(offer: Offer, *, now: datetime.datetime | None = None, by: str = "") -> Outcome:
+    return _act(offer.need_id, lambda _need: engine.Withdrawn(offer.pk), now, by)
 
 
-def change_quantity(need: Need, quantity: int, *, now: datetime.datetime | None = None) -> Outcome:
-    return _act(need.pk, lambda _need: engine.QuantityChanged(quantity), now)
+def change_quantity(
+    need: Need, quantity: int, *, now: datetime.datetime | None = None, by: str = ""
+) -> Outcome:
+    return _act(need.pk, lambda _need: engine.QuantityChanged(quantity), now, by)
+
+
+def resend(message: Message, *, now: datetime.datetime | None = None, by: str = "") -> Message:
+    """Queue a copy of a message (the musician lost it); logged on the offer."""
+    now = now or timezone.now()
+    with orchestra_atomic():
+        copy = outbox.requeue(message, now=now)
+        if message.offer_id:
+            OfferEvent.objects.create(
+                offer_id=message.offer_id, kind=OfferEvent.Kind.RESENT, at=now, by=by
+            )
+    return copy
+
+
+def remind(offer_pk: int, *, now: datetime.datetime) -> bool:
+    """Send the one reminder of a pending offer; False if it was answered or reminded already."""
+    with orchestra_atomic():
+        offer = (
+            Offer.objects.select_for_update(of=("self",))
+            .select_related("musician", "need__position__instrument", "project")
+            .filter(pk=offer_pk, status=engine.PENDING, reminder_sent_at__isnull=True)
+            .first()
+        )
+        if offer is None or offer.expires_at <= now:
+            return False
+        offer.reminder_sent_at = now
+        offer.save(update_fields=["reminder_sent_at"])
+        OfferEvent.objects.create(offer=offer, kind=OfferEvent.Kind.REMINDED, at=now)
+        _queue("reminder", offer, _orchestra(), now)
+    return True

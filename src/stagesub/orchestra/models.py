@@ -1,4 +1,8 @@
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class DatabaseStamp(models.Model):
@@ -31,3 +35,40 @@ class IdSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}: {self.last_number}"
+
+
+class OrchestraSettings(models.Model):
+    """The orchestra's own settings (one row, id = 1; created with defaults when first read)."""
+
+    class ConflictRule(models.TextChoices):
+        SIMPLE = "simple", _("Simple: the first need processed wins")
+        SMART = "smart", _("Smart: keep a musician for the need where they are ranked best")
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    reminder_percentage = models.PositiveSmallIntegerField(
+        _("reminder after (% of the response time)"),
+        default=75,
+        validators=[MinValueValidator(10), MaxValueValidator(90)],
+    )
+    conflict_rule = models.CharField(
+        _("musicians on several lists"),
+        max_length=10,
+        choices=ConflictRule.choices,
+        default=ConflictRule.SIMPLE,
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="single_settings_row"),
+            models.CheckConstraint(
+                condition=models.Q(reminder_percentage__gte=10, reminder_percentage__lte=90),
+                name="reminder_percentage_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "settings"
+
+    @classmethod
+    def current(cls) -> OrchestraSettings:
+        return cls.objects.get_or_create(pk=1)[0]

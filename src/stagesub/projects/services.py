@@ -325,6 +325,7 @@ def update_need(need: Need, data: NeedData) -> Need:
                     {field: _("Cannot change once requests have been sent.") for field in changed}
                 )
         _validate_need(need.project, data, need=need)
+        quantity_changed = data.quantity != need.quantity
         need.quantity = data.quantity
         need.strategy, need.max_recipients = data.strategy, data.max_recipients
         need.ranking_list_id, need.project_list_id = data.ranking_list_id, data.project_list_id
@@ -333,6 +334,10 @@ def update_need(need: Need, data: NeedData) -> Need:
         if need.status == Need.Status.COMPLETED and accepted < need.quantity:
             need.status = Need.Status.ACTIVE  # more seats than accepted: asking continues
         need.save()
+        if quantity_changed and usage.offers_sent(need):
+            # Offers are out: the engine withdraws surplus offers or asks more musicians.
+            usage.quantity_changed(need, data.quantity)
+            need.refresh_from_db()
     return need
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from stagesub.projects import calendar, files, services
 from stagesub.projects.forms import FileForm, NeedForm, ProjectForm, today
 from stagesub.projects.models import Need, Project, ProjectFile, ProjectList
+from stagesub.projects.sections import sections_for
 from stagesub.rankings import services as list_services
 from stagesub.rankings.models import RankingList
 from stagesub.rankings.views import reorder_response
@@ -135,6 +136,7 @@ def _detail_page(request, project: Project, need_form: NeedForm, status: int = 2
                 "position__instrument", "ranking_list", "project_list"
             ),
             "need_form": need_form,
+            "sections": sections_for(project),
             "file_form": file_form or FileForm(needs=project.needs.all()),
             "files": project.files.select_related("stored", "need"),
             "staffing": services.staffing(project),

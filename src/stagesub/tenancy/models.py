@@ -115,6 +115,10 @@ class Orchestra(models.Model):
     # OID, or device + inode); isolation checks compare live identities, not URL strings.
     physical_identity = models.CharField(max_length=100, blank=True, default="")
     adopted = models.BooleanField(default=False)
+    # When the scheduler next has work in this orchestra's database (a reminder, a timeout, a
+    # message to deliver). Kept here so a pass over many orchestras opens only the due ones.
+    # NULL: nothing scheduled. Lowered by tenancy.due.note_due, recomputed after each pass.
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -141,6 +145,11 @@ class Orchestra(models.Model):
     def url(self, base_domain: str | None = None, scheme: str = "http", port: str = "") -> str:
         domain = base_domain or settings.BASE_DOMAIN
         return f"{scheme}://{self.subdomain}.{domain}{port}/"
+
+    def public_url(self) -> str:
+        """The orchestra's address as links in e-mails give it (no request to copy it from)."""
+        port = f":{settings.PUBLIC_PORT}" if settings.PUBLIC_PORT else ""
+        return self.url(scheme=settings.PUBLIC_SCHEME, port=port)
 
 
 class MigrationState(models.Model):

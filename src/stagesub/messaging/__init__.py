@@ -1,0 +1,1 @@
+"""Messaging: message templates, the transactional outbox and its delivery (orchestra side)."""

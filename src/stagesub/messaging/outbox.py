@@ -1,0 +1,55 @@
+"""Writing messages to the outbox, in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime
+
+from stagesub.messaging.models import Message
+from stagesub.messaging.rendering import render
+from stagesub.tenancy.due import note_due
+
+
+def queue(
+    *,
+    kind: str,
+    musician,
+    values: dict[str, str],
+    now: datetime.datetime,
+    offer=None,
+    attachment_ids: list[int] | None = None,
+) -> Message:
+    """Render and queue one e-mail; it is delivered once the surrounding transaction commits."""
+    language = musician.preferred_language
+    subject, body = render(kind, language, values)
+    message = Message.objects.create(
+        kind=kind,
+        offer=offer,
+        musician=musician,
+        to_email=musician.email,
+        language=language,
+        subject=subject,
+        body=body,
+        attachment_ids=list(attachment_ids or []),
+        next_attempt_at=now,
+        created_at=now,
+    )
+    note_due(now)
+    return message
+
+
+def requeue(message: Message, *, now: datetime.datetime) -> Message:
+    """A copy of a message to send again (staff "resend"); the original stays as it was."""
+    copy = Message.objects.create(
+        kind=message.kind,
+        offer=message.offer,
+        musician=message.musician,
+        to_email=message.musician.email if message.musician else message.to_email,
+        language=message.language,
+        subject=message.subject,
+        body=message.body,
+        attachment_ids=message.attachment_ids,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    note_due(now)
+    return copy

@@ -1,0 +1,229 @@
+"""The musician's response page (no login) and the staff's offer pages (preview, send, act)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from stagesub.messaging.models import Message
+from stagesub.offers import engine, live, services, tokens
+from stagesub.offers.models import Offer, OfferEvent
+from stagesub.offers.preview import preview
+from stagesub.projects.models import Need, Project
+from stagesub.tenancy.context import current_binding
+
+# --- the musician's page ----------------------------------------------------------------------
+
+
+def _offer_for_token(token: str) -> Offer | None:
+    pk = tokens.offer_pk_from(token)
+    if pk is None:
+        return None
+    offer = (
+        Offer.objects.select_related("musician", "need__position__instrument", "project")
+        .filter(pk=pk)
+        .first()
+    )
+    # A link made for another orchestra (or forged) fails here: the check covers the
+    # orchestra's id, so a Göteborg link on Malmö's host names no offer.
+    if offer is None or not tokens.verify(current_binding().orchestra_id, offer, token):
+        return None
+    return offer
+
+
+def _state(offer: Offer, now) -> str:
+    if offer.status == engine.PENDING:
+        return "open" if now < offer.expires_at else "expired"
+    if offer.status == engine.TIMED_OUT:
+        return "expired"
+    if offer.status == engine.WITHDRAWN:
+        filled = offer.events.filter(
+            kind__in=[OfferEvent.Kind.FILLED, OfferEvent.Kind.LATE_ANSWER]
+        ).exists()
+        return "filled" if filled else "withdrawn"
+    return offer.status  # accepted / declined
+
+
+STATUS_FOR_STATE = {"open": 200, "accepted": 200, "declined": 200, "filled": 200}
+
+
+def respond(request, token: str):
+    offer = _offer_for_token(token)
+    if offer is None:
+        return render(request, "offers/respond.html", {"state": "invalid"}, status=404)
+    with translation.override(offer.musician.preferred_language):
+        if request.method == "POST":
+            choice = request.POST.get("answer")
+            if choice not in ("yes", "no"):
+                return render(
+                    request,
+                    "offers/respond.html",
+                    {"state": "open", "offer": offer, "error": _("Choose yes or no.")},
+                    status=400,
+                )
+            outcome = services.answer(offer, accepted=choice == "yes")
+            # "Thank you" only for the answer that counted; a second click sees what stands.
+            counted = not outcome.refused and isinstance(outcome.event, engine.Answered)
+            return redirect(f"{request.path}?answered=1" if counted else request.path)
+        state = _state(offer, timezone.now())
+        files = offer.project.files.filter(send_timing="on_request").filter(
+            need__isnull=True
+        ) | offer.project.files.filter(send_timing="on_request", need=offer.need)
+        response = render(
+            request,
+            "offers/respond.html",
+            {
+                "state": state,
+                "offer": offer,
+                "answered": request.GET.get("answered") == "1",
+                "files": files if state == "open" else [],
+                "token": token,
+            },
+            status=STATUS_FOR_STATE.get(state, 410),
+        )
+        response["Content-Language"] = offer.musician.preferred_language
+        response["Cache-Control"] = "no-store"
+        response["X-Robots-Tag"] = "noindex"
+        return response
+
+
+def respond_file(request, token: str, file_id: str):
+    """A request's file, for the musician holding a still-open link."""
+    from django.http import FileResponse
+
+    from stagesub.projects.files import path_of
+
+    offer = _offer_for_token(token)
+    if offer is None or _state(offer, timezone.now()) != "open":
+        raise Http404
+    project_file = get_object_or_404(
+        offer.project.files.select_related("stored"), file_id=file_id, send_timing="on_request"
+    )
+    if project_file.need_id not in (None, offer.need_id):
+        raise Http404
+    return FileResponse(
+        path_of(project_file.stored).open("rb"),
+        as_attachment=True,
+        filename=project_file.stored.original_name,
+        content_type=project_file.stored.content_type,
+    )
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+
+def _project(project_id: str) -> Project:
+    return get_object_or_404(Project, project_id=project_id)
+
+
+@login_required
+def send_preview(request, project_id: str, need_id: str | None = None):
+    """GET: the dry run for one need or the whole project. POST: send."""
+    project = _project(project_id)
+    need = get_object_or_404(project.needs, need_id=need_id) if need_id else None
+    if request.method == "POST":
+        by = request.user.get_username()
+        if need is not None:
+            count = len(services.send(need, by=by).created)
+        else:
+            count = services.send_project(project, by=by)
+        if count:
+            messages.success(
+                request,
+                ngettext("%(n)s request was sent.", "%(n)s requests were sent.", count)
+                % {"n": count},
+            )
+        else:
+            messages.info(request, _("No requests needed to be sent."))
+        return redirect("projects:project", project.project_id)
+    previews = preview(project, only=need)
+    return render(
+        request,
+        "offers/preview.html",
+        {
+            "project": project,
+            "need": need,
+            "previews": previews,
+            "will_send": sum(len(p.to_ask) for p in previews),
+        },
+    )
+
+
+@login_required
+def live_panel(request, project_id: str):
+    project = _project(project_id)
+    try:
+        since = int(request.GET.get("since", "0"))
+    except ValueError:
+        since = 0
+    return render(request, "offers/_panel.html", {"section": live.panel(project, since=since)})
+
+
+@login_required
+def offer_detail(request, offer_id: str):
+    offer = get_object_or_404(
+        Offer.objects.select_related("musician", "need__position__instrument", "project"),
+        offer_id=offer_id,
+    )
+    if request.method == "POST":
+        return _offer_action(request, offer)
+    return render(
+        request,
+        "offers/offer_detail.html",
+        {"offer": offer, "log": live.log_of(offer), "pending": offer.status == engine.PENDING},
+    )
+
+
+def _offer_action(request, offer: Offer):
+    by = request.user.get_username()
+    action = request.POST.get("action", "")
+    if action in ("record_yes", "record_no"):
+        outcome = services.answer(offer, accepted=action == "record_yes", by=by)
+        if outcome.refused:
+            messages.error(request, _("The request is no longer waiting for an answer."))
+        else:
+            messages.success(request, _("The answer was recorded."))
+    elif action == "withdraw":
+        if services.withdraw(offer, by=by).refused:
+            messages.error(request, _("Only a request waiting for an answer can be withdrawn."))
+        else:
+            messages.success(request, _("The request was withdrawn and the musician told."))
+    elif action == "resend":
+        message = get_object_or_404(Message, pk=request.POST.get("message") or 0, offer=offer)
+        services.resend(message, by=by)
+        messages.success(request, _("The message will be sent again."))
+    else:
+        messages.error(request, _("Unknown action."))
+    return redirect("offers:offer", offer.offer_id)
+
+
+@login_required
+@require_POST
+def change_quantity(request, project_id: str, need_id: str):
+    project = _project(project_id)
+    need = get_object_or_404(project.needs, need_id=need_id)
+    try:
+        quantity = int(request.POST.get("quantity", ""))
+    except ValueError:
+        messages.error(request, _("Enter a whole number of seats."))
+        return redirect("projects:project", project.project_id)
+    if quantity < 1 or quantity > 500:
+        messages.error(request, _("Enter a number of seats between 1 and 500."))
+    elif need.status == Need.Status.ARCHIVED:
+        messages.error(request, _("An archived need cannot be changed."))
+    else:
+        outcome = services.change_quantity(need, quantity, by=request.user.get_username())
+        if outcome.refused == "below_accepted":
+            messages.error(
+                request,
+                _("More musicians have already accepted; the quantity cannot go below that."),
+            )
+        else:
+            messages.success(request, _("The quantity is now %(n)s.") % {"n": quantity})
+    return redirect("projects:project", project.project_id)
