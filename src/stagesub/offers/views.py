@@ -195,7 +195,10 @@ def _offer_action(request, offer: Offer):
         else:
             messages.success(request, _("The request was withdrawn and the musician told."))
     elif action == "resend":
-        message = get_object_or_404(Message, pk=request.POST.get("message") or 0, offer=offer)
+        message_pk = request.POST.get("message", "")
+        if not message_pk.isdigit():
+            raise Http404
+        message = get_object_or_404(Message, pk=int(message_pk), offer=offer)
         services.resend(message, by=by)
         messages.success(request, _("The message will be sent again."))
     else:

@@ -1,0 +1,118 @@
+"""Candidate selection: the project-wide rules and the simple/smart conflict setting (pure)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stagesub.offers import selection as sel
+
+
+def member(pk, rank, active=True, qualified=True, local=True):
+    return sel.Member(pk, rank, active, qualified, local)
+
+
+def need(pk, members, hierarchy=1, require_local=False, open=True):
+    return sel.NeedView(pk, (1, hierarchy, pk), hierarchy, tuple(members), require_local, open)
+
+
+def test_project_rules_exclude_with_reasons():
+    n = need(
+        1,
+        [
+            member(1, 1, active=False),
+            member(2, 2, qualified=False),
+            member(3, 3, local=False),
+            member(4, 4),
+            member(5, 5),
+        ],
+        require_local=True,
+    )
+    facts = sel.ProjectFacts(blocking={4: ("declined", 9)}, needs=(n,))
+    reasons = {
+        v.member.musician_id: (v.reason, v.offer_status, v.other_need)
+        for v in sel.verdicts(n, facts)
+    }
+    assert reasons == {
+        1: (sel.INACTIVE, "", None),
+        2: (sel.NOT_QUALIFIED, "", None),
+        3: (sel.NOT_LOCAL, "", None),
+        4: (sel.HAS_OFFER, "declined", 9),
+        5: (sel.CANDIDATE, "", None),
+    }
+    assert sel.candidates(n, facts) == (5,)
+
+
+def test_simple_lets_every_need_consider_a_shared_musician():
+    first = need(1, [member(7, 3), member(8, 4)])
+    second = need(2, [member(7, 1), member(9, 2)], hierarchy=2)
+    facts = sel.ProjectFacts(needs=(first, second), rule=sel.SIMPLE)
+    assert sel.candidates(first, facts) == (7, 8)
+    assert sel.candidates(second, facts) == (7, 9)
+
+
+def test_smart_keeps_a_shared_musician_for_the_need_where_ranked_best():
+    first = need(1, [member(7, 3), member(8, 4)])
+    second = need(2, [member(7, 1), member(9, 2)], hierarchy=2)
+    facts = sel.ProjectFacts(needs=(first, second), rule=sel.SMART)
+    assert sel.candidates(first, facts) == (8,)
+    assert sel.candidates(second, facts) == (7, 9)
+    kept = next(v for v in sel.verdicts(first, facts) if v.member.musician_id == 7)
+    assert (kept.reason, kept.other_need) == (sel.KEPT_FOR_OTHER_NEED, 2)
+
+
+def test_smart_tie_goes_to_the_more_senior_position():
+    junior = need(1, [member(7, 1)], hierarchy=3)
+    senior = need(2, [member(7, 1)], hierarchy=1)
+    facts = sel.ProjectFacts(needs=(junior, senior), rule=sel.SMART)
+    assert sel.candidates(senior, facts) == (7,) and sel.candidates(junior, facts) == ()
+
+
+def test_smart_never_starves_a_musician_with_a_filled_need():
+    filled = need(1, [member(7, 1)], open=False)
+    other = need(2, [member(7, 5)])
+    facts = sel.ProjectFacts(needs=(filled, other), rule=sel.SMART)
+    assert sel.candidates(other, facts) == (7,)
+
+
+def test_smart_ignores_a_need_the_musician_could_not_be_asked_for():
+    local_only = need(1, [member(7, 1, local=False)], require_local=True)
+    other = need(2, [member(7, 5, local=False)])
+    facts = sel.ProjectFacts(needs=(local_only, other), rule=sel.SMART)
+    assert sel.candidates(other, facts) == (7,)
+
+
+@st.composite
+def projects(draw):
+    musicians = list(range(1, draw(st.integers(1, 8)) + 1))
+    needs = []
+    for pk in range(1, draw(st.integers(1, 4)) + 1):
+        chosen = draw(st.lists(st.sampled_from(musicians), unique=True, max_size=len(musicians)))
+        members = [
+            member(m, rank, draw(st.booleans()), draw(st.booleans()), draw(st.booleans()))
+            for rank, m in enumerate(chosen, start=1)
+        ]
+        needs.append(
+            need(pk, members, draw(st.integers(1, 3)), draw(st.booleans()), draw(st.booleans()))
+        )
+    blocking = {m: ("pending", 1) for m in draw(st.lists(st.sampled_from(musicians), unique=True))}
+    rule = draw(st.sampled_from([sel.SIMPLE, sel.SMART]))
+    return sel.ProjectFacts(blocking=blocking, needs=tuple(needs), rule=rule)
+
+
+@given(projects())
+def test_candidates_always_obey_the_rules(facts):
+    seen_in_open_needs: dict[int, int] = {}
+    for n in facts.needs:
+        members = {m.musician_id: m for m in n.members}
+        chosen = sel.candidates(n, facts)
+        # in rank order, and only people who may be asked at all
+        assert list(chosen) == [m.musician_id for m in n.members if m.musician_id in chosen]
+        for pk in chosen:
+            m = members[pk]
+            assert m.active and m.qualified and (m.local or not n.require_local)
+            assert pk not in facts.blocking
+            if facts.rule == sel.SMART and n.open:
+                seen_in_open_needs[pk] = seen_in_open_needs.get(pk, 0) + 1
+    # smart: a musician is a candidate in at most one open need of the project
+    assert all(count == 1 for count in seen_in_open_needs.values())

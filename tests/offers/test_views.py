@@ -1,0 +1,219 @@
+"""The staff's side: preview and send, act on offers, change seats, live panel, mailbox, settings."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.utils import timezone
+
+from stagesub.messaging.models import Message
+from stagesub.offers import services
+from stagesub.offers.models import Offer, OfferEvent
+from stagesub.orchestra.models import OrchestraSettings
+from stagesub.projects import services as projects
+from stagesub.projects.models import Need
+from stagesub.projects.services import NeedData
+from stagesub.rankings import services as rankings
+from stagesub.roster.models import Position
+from stagesub.tenancy import use_orchestra
+from tests.conftest import login
+from tests.offers.test_flow import make_need
+
+
+def staff(orchestra):
+    return login(orchestra, f"{orchestra.subdomain}-admin")
+
+
+def test_preview_shows_who_is_asked_and_why_the_others_are_not_then_sends(goteborg):
+    need = make_need(goteborg, "parallel", 2, count=4)
+    with use_orchestra(goteborg):
+        musicians = [e.musician for e in need.ranking_list.entries.order_by("rank")]
+        musicians[0].status = "inactive"
+        musicians[0].save()
+    client = staff(goteborg)
+    url = f"/projects/{need.project.project_id}/needs/{need.need_id}/send/"
+    page = client.get(url).content.decode()
+    assert "Will be asked now" in page and "Inactive or archived" in page
+    assert "Send 2 requests" in page
+    with use_orchestra(goteborg):
+        assert not Offer.objects.exists()  # the preview wrote nothing
+    response = client.post(url)
+    assert response.status_code == 302
+    with use_orchestra(goteborg):
+        asked = list(Offer.objects.order_by("pk").values_list("musician_id", flat=True))
+        assert asked == [musicians[1].pk, musicians[2].pk]
+        assert set(OfferEvent.objects.values_list("by", flat=True)) == {"goteborg-admin"}
+
+
+def test_project_send_gives_a_shared_musician_to_the_first_need_processed(goteborg):
+    need = make_need(goteborg, "sequential", 1, count=3)
+    with use_orchestra(goteborg):
+        viola = (
+            Position.objects.filter(instrument__name="Viola").order_by("hierarchy_level").first()
+        )
+        shared = need.ranking_list.entries.get(rank=1).musician
+        shared.qualification_links.create(position=viola)
+        viola_list = rankings.create_list(viola, "A")
+        rankings.add_musicians(viola_list, [shared.pk])
+        projects.create_need(
+            need.project,
+            NeedData(
+                position_id=viola.pk,
+                quantity=1,
+                strategy="sequential",
+                response_time_hours=48,
+                ranking_list_id=viola_list.pk,
+            ),
+        )
+    client = staff(goteborg)
+    page = client.get(f"/projects/{need.project.project_id}/send/").content.decode()
+    assert "Will be asked for" in page  # the viola need sees the violin need took them
+    client.post(f"/projects/{need.project.project_id}/send/")
+    with use_orchestra(goteborg):
+        offer = Offer.objects.get(musician=shared)
+        assert offer.need_id == need.pk
+        assert Offer.objects.count() == 1  # the viola need had nobody else
+
+
+def test_smart_setting_keeps_the_musician_for_the_need_where_ranked_best(goteborg):
+    need = make_need(goteborg, "sequential", 1, count=3)
+    with use_orchestra(goteborg):
+        OrchestraSettings.objects.update_or_create(pk=1, defaults={"conflict_rule": "smart"})
+        viola = (
+            Position.objects.filter(instrument__name="Viola").order_by("hierarchy_level").first()
+        )
+        entries = need.ranking_list.entries.order_by("rank")
+        shared = entries[2].musician  # third on the violin list, first on the viola list
+        shared.qualification_links.create(position=viola)
+        viola_list = rankings.create_list(viola, "A")
+        rankings.add_musicians(viola_list, [shared.pk])
+        viola_need = projects.create_need(
+            need.project,
+            NeedData(
+                position_id=viola.pk,
+                quantity=1,
+                strategy="sequential",
+                response_time_hours=48,
+                ranking_list_id=viola_list.pk,
+            ),
+        )
+        services.send_project(need.project)
+        assert Offer.objects.get(musician=shared).need_id == viola_need.pk
+
+
+def test_staff_record_a_phone_answer_withdraw_and_resend(goteborg):
+    need = make_need(goteborg, "parallel", 2, count=5)
+    with use_orchestra(goteborg):
+        first, second = services.send(need).created
+    client = staff(goteborg)
+    client.post(f"/offers/{first.offer_id}/", {"action": "record_yes"})
+    client.post(f"/offers/{second.offer_id}/", {"action": "withdraw"})
+    with use_orchestra(goteborg):
+        assert Offer.objects.get(pk=first.pk).status == "accepted"
+        assert Offer.objects.get(pk=second.pk).status == "withdrawn"
+        assert Message.objects.filter(offer=second, kind="withdrawn").exists()
+        assert Offer.objects.filter(status="pending").count() == 1  # the seat is asked again
+        request = Message.objects.get(offer=first, kind="request")
+    # a second phone answer changes nothing and says why
+    again = client.post(f"/offers/{first.offer_id}/", {"action": "record_no"}, follow=True)
+    assert "no longer waiting for an answer" in again.content.decode()
+    client.post(f"/offers/{first.offer_id}/", {"action": "resend", "message": request.pk})
+    with use_orchestra(goteborg):
+        assert Message.objects.filter(offer=first, kind="request").count() == 2
+        assert OfferEvent.objects.filter(offer=first, kind="resent").exists()
+    log = client.get(f"/offers/{first.offer_id}/").content.decode()
+    for line in ("Request sent", "Answered yes", "Message sent again", "goteborg-admin"):
+        assert line in log
+    assert (
+        client.post(f"/offers/{first.offer_id}/", {"action": "resend", "message": "x"}).status_code
+        == 404
+    )
+
+
+def test_another_orchestras_staff_cannot_reach_the_offer(goteborg, malmo):
+    need = make_need(goteborg)
+    with use_orchestra(goteborg):
+        offer = services.send(need).created[0]
+    make_need(malmo)
+    assert staff(malmo).get(f"/offers/{offer.offer_id}/").status_code == 404
+    assert (
+        staff(malmo).post(f"/offers/{offer.offer_id}/", {"action": "withdraw"}).status_code == 404
+    )
+    with use_orchestra(goteborg):
+        assert Offer.objects.get(pk=offer.pk).status == "pending"
+
+
+def test_raising_the_seats_of_a_filled_need_reopens_it_and_asks_more(goteborg):
+    need = make_need(goteborg, "sequential", 1, count=4)
+    with use_orchestra(goteborg):
+        services.answer(services.send(need).created[0], accepted=True)
+        assert Need.objects.get(pk=need.pk).status == "completed"
+    client = staff(goteborg)
+    url = f"/projects/{need.project.project_id}/needs/{need.need_id}/quantity/"
+    client.post(url, {"quantity": "2"})
+    with use_orchestra(goteborg):
+        assert Need.objects.get(pk=need.pk).status == "active"
+        assert Offer.objects.filter(status="pending").count() == 1
+    below = client.post(url, {"quantity": "0"}, follow=True)
+    assert "between 1 and 500" in below.content.decode()
+    word = client.post(url, {"quantity": "two"}, follow=True)
+    assert "whole number" in word.content.decode()
+
+
+def test_editing_a_need_to_fewer_seats_withdraws_surplus_offers(goteborg):
+    need = make_need(goteborg, "parallel", 3, count=6)
+    with use_orchestra(goteborg):
+        services.send(need)
+        projects.update_need(
+            need,
+            NeedData(
+                position_id=need.position_id,
+                quantity=2,
+                strategy="parallel",
+                response_time_hours=48,
+                ranking_list_id=need.ranking_list_id,
+            ),
+        )
+        assert Offer.objects.filter(status="pending").count() == 2
+        assert Message.objects.filter(kind="withdrawn").count() == 1
+
+
+def test_the_live_panel_shows_answers_and_a_toast(goteborg):
+    need = make_need(goteborg, "parallel", 2, count=4)
+    with use_orchestra(goteborg):
+        first = services.send(need).created[0]
+    client = staff(goteborg)
+    project_page = client.get(f"/projects/{need.project.project_id}/").content.decode()
+    assert 'hx-trigger="every 5s"' in project_page and "0 of 2 seats filled" in project_page
+    with use_orchestra(goteborg):
+        since = OfferEvent.objects.order_by("-pk").first().pk
+        services.answer(first, accepted=True)
+    panel = client.get(f"/projects/{need.project.project_id}/live/?since={since}").content.decode()
+    assert "1 of 2 seats filled" in panel
+    assert f"{first.musician.full_name} accepted the request" in panel
+    # seen once: the next poll carries the new mark and shows no toast again
+    quiet = client.get(
+        f"/projects/{need.project.project_id}/live/?since={since + 10}"
+    ).content.decode()
+    assert "accepted the request" not in quiet
+    assert client.get(f"/projects/{need.project.project_id}/live/?since=x").status_code == 200
+
+
+def test_mailbox_lists_sent_mail_with_working_links(goteborg):
+    need = make_need(goteborg)
+    with use_orchestra(goteborg):
+        services.send(need, now=timezone.now() - datetime.timedelta(minutes=1))
+    page = staff(goteborg).get("/mailbox/").content.decode()
+    assert "Mahler 2" in page and "/r/" in page
+    assert staff(goteborg).get("/mailbox/?status=nonsense&page=999").status_code == 200
+
+
+def test_settings_are_validated_next_to_the_field(goteborg):
+    client = staff(goteborg)
+    bad = client.post("/settings/", {"reminder_percentage": "95", "conflict_rule": "smart"})
+    assert bad.status_code == 400
+    assert "less than or equal to 90" in bad.content.decode()
+    client.post("/settings/", {"reminder_percentage": "50", "conflict_rule": "smart"})
+    with use_orchestra(goteborg):
+        current = OrchestraSettings.current()
+        assert (current.reminder_percentage, current.conflict_rule) == (50, "smart")
