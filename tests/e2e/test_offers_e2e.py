@@ -61,7 +61,9 @@ def test_send_answer_from_the_mail_and_the_project_page_updates(
     assert "Sibelius 2" in musician_page.inner_text("main")
     with musician_page.expect_navigation():
         musician_page.click("button[value=yes]")
-    assert musician_page.locator("[data-state=accepted]").count() == 1, musician_page.content()[:3000]
+    assert musician_page.locator("[data-state=accepted]").count() == 1, musician_page.content()[
+        :3000
+    ]
     phone.close()
     # the staff's page, never reloaded, shows the answer and a toast
     page.wait_for_selector(".toast", timeout=15000)

@@ -33,7 +33,10 @@ def test_pending_migration_applied_and_recorded(goteborg, malmo):
     outcomes = {o.orchestra.subdomain: o for o in migrate_orchestras(parallel=2)}
     assert outcomes["goteborg"].status == "skipped"
     assert outcomes["malmo"].status == "migrated"
-    assert outcomes["malmo"].applied == ["orchestra.0002_id_sequences"]
+    assert outcomes["malmo"].applied == [
+        "orchestra.0002_id_sequences",
+        "orchestra.0003_orchestrasettings",
+    ]
     state = MigrationState.objects.get(orchestra=malmo)
     assert state.status == "ok" and state.applied_fingerprint != "old"
 

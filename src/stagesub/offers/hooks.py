@@ -8,6 +8,7 @@ from stagesub.projects import sections as project_sections
 from stagesub.projects import usage
 from stagesub.projects.models import Need, Project
 from stagesub.roster import profile
+from stagesub.tenancy.seeding import demo_step
 
 
 def _offers_sent(target) -> int:
@@ -66,3 +67,43 @@ def _offer_history(musician):
 
 project_sections.register_section("offers/_panel.html", context=_project_section, order=10)
 profile.register_section("offers/profile_section.html", context=_offer_history, order=30)
+
+
+@demo_step("offers.cascade", order=40)
+def demo_cascade(orchestra) -> None:
+    """Requests out on the coming projects: some needs filled, some mid-cascade, some untouched.
+
+    The answers are given as musicians would give them, so the sent-mail page holds requests,
+    reminders-to-be, confirmations and position-filled notices, each with a working link.
+    """
+    import datetime
+    import random
+
+    from django.utils import timezone
+
+    from stagesub.offers import services
+
+    if Offer.objects.exists():
+        return
+    rng = random.Random(f"{orchestra.subdomain}-offers")
+    today = timezone.localdate()
+    upcoming = [
+        p
+        for p in Project.objects.filter(start_date__gte=today, is_archived=False).order_by(
+            "start_date"
+        )
+        if p.needs.filter(status=Need.Status.ACTIVE).exists()
+    ]
+    started = timezone.now() - datetime.timedelta(hours=20)
+    for index, project in enumerate(upcoming[:6]):
+        services.send_project(project, now=started)
+        if index == 0:
+            continue  # just sent: every answer still to come
+        for offer in Offer.objects.filter(project=project, status=engine.PENDING).order_by("pk"):
+            roll = rng.random()
+            when = started + datetime.timedelta(hours=rng.randint(1, 18))
+            if index >= 4 or roll < 0.5:
+                services.answer(offer, accepted=True, now=when)
+            elif roll < 0.8:
+                services.answer(offer, accepted=False, now=when)
+            # else: no answer yet, the reminder and timeout are still ahead

@@ -85,3 +85,7 @@ class Command(BaseCommand):
                 f"  {name}: http://{subdomain}.{domain}{suffix}/  user {subdomain}-admin"
             )
         self.stdout.write(f"  password for all demo users: {password}")
+        self.stdout.write(
+            f"  play the musician: open http://goteborg.{domain}{suffix}/mailbox/ and follow a "
+            "link in a request (the worker delivers the mail)"
+        )
