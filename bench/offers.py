@@ -397,14 +397,16 @@ def queue_messages(orchestra, count: int, now) -> None:
     """`count` request e-mails in the orchestra's outbox, rendered as the engine renders them."""
     from stagesub.messaging import outbox
     from stagesub.messaging.rendering import VARIABLES
-    from stagesub.roster.models import Position
+    from stagesub.roster.models import Musician, Position
     from stagesub.tenancy import use_orchestra
     from stagesub.tenancy.context import orchestra_atomic
 
     values = {name: f"{name} value" for name in VARIABLES}
     values["responseUrl"] = f"{orchestra.public_url()}r/0123456789abcdefghij/"
     with use_orchestra(orchestra):
-        musicians = create_musicians(Position.objects.order_by("pk").first(), 10, "Mail")
+        musicians = list(Musician.objects.order_by("pk")[:10]) or create_musicians(
+            Position.objects.order_by("pk").first(), 10, "Mail"
+        )
         with orchestra_atomic():
             for i in range(count):
                 outbox.queue(kind="request", musician=musicians[i % 10], values=values, now=now)

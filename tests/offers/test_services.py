@@ -120,3 +120,36 @@ def test_concurrent_noes_never_ask_anyone_twice(need_factory, goteborg):
         )
         assert len(live) == len(set(live)) == 16
         assert Offer.objects.filter(need=need, status="pending").count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_needs_sharing_a_list_sending_at_once_never_ask_one_musician_twice(
+    need_factory, goteborg
+):
+    # Two needs of one project ask from the same list at the same instant: each picks the
+    # top of the list, the constraint refuses the second offer, and that need starts again.
+    needs = [need_factory("parallel", 5) for _ in range(4)]
+    barrier = threading.Barrier(len(needs))
+    errors = []
+
+    def run(need):
+        try:
+            with use_orchestra(goteborg):
+                barrier.wait()
+                services.send(need)
+        except Exception as exc:  # noqa: BLE001  (collected and asserted below)
+            errors.append(exc)
+        finally:
+            django_connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in needs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with use_orchestra(goteborg):
+        asked = list(Offer.objects.values_list("musician_id", flat=True))
+        assert len(asked) == len(set(asked)) == 20
+        for need in needs:
+            assert Offer.objects.filter(need=need, status="pending").count() == 5

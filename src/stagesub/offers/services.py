@@ -5,9 +5,10 @@ bound orchestra's database that first locks the need row (SELECT ... FOR UPDATE 
 SQLite transactions are IMMEDIATE, so they serialise on the write lock), then reads the need's
 state, asks the pure engine what to do, and writes the result: offer rows, the communication
 log, and the e-mails in the outbox. Two musicians answering yes to the last seat at once are
-therefore handled one after the other: exactly one gets it. The partial unique constraint on
-offers (one live offer per musician and project) backs this up across needs; when two needs of
-a project pick the same musician at once, the loser's transaction is retried from the start.
+therefore handled one after the other: exactly one gets it. A decision that asks musicians also
+locks the project row and decides again, so two needs of one project never pick the same
+musician at once; the partial unique constraint on offers (one live offer per musician and
+project) backs this up, and a transaction it refuses is retried from the start.
 """
 
 from __future__ import annotations
@@ -278,14 +279,26 @@ def _act(
         try:
             with orchestra_atomic():
                 need = _locked_need(need_pk)
-                facts = project_facts(need.project, rule=rule, only=need)
                 event = event_for(need)
-                decision = engine.decide(_state(need, facts), event)
+                decision = engine.decide(
+                    _state(need, project_facts(need.project, rule=rule, only=need)), event
+                )
+                if decision.ask:
+                    # Asking is serialised per project (answers that ask nobody are not):
+                    # lock the project row, then decide again on what is committed now, so two
+                    # needs of a project never pick the same musician at the same moment.
+                    list(
+                        Project.objects.select_for_update()
+                        .filter(pk=need.project_id)
+                        .values_list("pk", flat=True)
+                    )
+                    facts = project_facts(need.project, rule=rule, only=need)
+                    decision = engine.decide(_state(need, facts), event)
                 created = _carry_out(need, decision, now, by)
             return Outcome(decision, created, event)
         except IntegrityError:
-            # Another need of the project asked the same musician in the same instant; the
-            # constraint refused the second offer. Start again: the musician is now blocked.
+            # The constraint refused a second live offer for a musician (a path that did not
+            # take the project lock). Start again: the musician is now blocked.
             if attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
