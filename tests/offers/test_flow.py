@@ -248,3 +248,24 @@ def test_the_page_speaks_the_musicians_language(goteborg):
     page = host_client(goteborg, language="en").get(link_path(message))
     assert "Ja, jag kan" in page.content.decode()
     assert page["Content-Language"] == "sv"
+
+
+def test_the_requests_files_open_from_the_link_while_it_is_open(goteborg):
+    need = make_need(goteborg)
+    with use_orchestra(goteborg):
+        sheet = files.upload(need.project, name="program.pdf", content=b"%PDF-1.4 program")
+        hidden = files.upload(
+            need.project, name="noter.pdf", content=b"%PDF-1.4 notes", send_timing="on_accept"
+        )
+        services.send(need, now=timezone.now())
+        message = Message.objects.get()
+        assert message.attachment_ids == [sheet.pk]
+        path = link_path(message)
+    client = host_client(goteborg)
+    page = client.get(path).content.decode()
+    assert "program.pdf" in page or sheet.display_name in page
+    assert client.get(f"{path}files/{sheet.file_id}/").status_code == 200
+    # the files for accepted musicians are not shown to someone only asked
+    assert client.get(f"{path}files/{hidden.file_id}/").status_code == 404
+    client.post(path, {"answer": "no"})
+    assert client.get(f"{path}files/{sheet.file_id}/").status_code == 404
