@@ -338,13 +338,12 @@ def _smtp_sink(port: int, ready, stop, received, sessions) -> None:
     """Child process: an aiosmtpd server on loopback that accepts and counts every message."""
     from aiosmtpd.controller import Controller
 
-    peers = set()
-
     class Sink:
         async def handle_DATA(self, server, session, envelope):
             received.value += 1
-            peers.add(session.peer)  # one (address, port) per SMTP connection
-            sessions.value = len(peers)
+            if not getattr(session, "counted", False):  # one session per SMTP connection
+                session.counted = True
+                sessions.value += 1
             return "250 OK"
 
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)

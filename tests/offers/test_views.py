@@ -114,13 +114,25 @@ def test_staff_record_a_phone_answer_withdraw_and_resend(goteborg):
         assert Message.objects.filter(offer=second, kind="withdrawn").exists()
         assert Offer.objects.filter(status="pending").count() == 1  # the seat is asked again
         request = Message.objects.get(offer=first, kind="request")
+        pending = Offer.objects.get(status="pending")
+        pending_request = Message.objects.get(offer=pending, kind="request")
     # a second phone answer changes nothing and says why
     again = client.post(f"/offers/{first.offer_id}/", {"action": "record_no"}, follow=True)
     assert "no longer waiting for an answer" in again.content.decode()
-    client.post(f"/offers/{first.offer_id}/", {"action": "resend", "message": request.pk})
+    refused = client.post(
+        f"/offers/{first.offer_id}/", {"action": "resend", "message": request.pk}, follow=True
+    )
+    assert "no longer open" in refused.content.decode()
     with use_orchestra(goteborg):
-        assert Message.objects.filter(offer=first, kind="request").count() == 2
+        confirmation = Message.objects.get(offer=first, kind="confirmation")
+    client.post(f"/offers/{first.offer_id}/", {"action": "resend", "message": confirmation.pk})
+    with use_orchestra(goteborg):
+        assert Message.objects.filter(offer=first, kind="request").count() == 1
+        assert Message.objects.filter(offer=first, kind="confirmation").count() == 2
         assert OfferEvent.objects.filter(offer=first, kind="resent").exists()
+    client.post(f"/offers/{pending.offer_id}/", {"action": "resend", "message": pending_request.pk})
+    with use_orchestra(goteborg):
+        assert Message.objects.filter(offer=pending, kind="request").count() == 2
     log = client.get(f"/offers/{first.offer_id}/").content.decode()
     for line in ("Request sent", "Answered yes", "Message sent again", "goteborg-admin"):
         assert line in log

@@ -204,8 +204,12 @@ def _offer_action(request, offer: Offer):
         if not message_pk.isdigit():
             raise Http404
         message = get_object_or_404(Message, pk=int(message_pk), offer=offer)
-        services.resend(message, by=by)
-        messages.success(request, _("The message will be sent again."))
+        if message.kind in ("request", "reminder") and offer.status != engine.PENDING:
+            # Its link would only say the request is closed.
+            messages.error(request, _("The request is no longer open; its link would not work."))
+        else:
+            services.resend(message, by=by)
+            messages.success(request, _("The message will be sent again."))
     else:
         messages.error(request, _("Unknown action."))
     return redirect("offers:offer", offer.offer_id)
