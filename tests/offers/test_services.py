@@ -137,7 +137,7 @@ def test_two_needs_sharing_a_list_sending_at_once_never_ask_one_musician_twice(
             with use_orchestra(goteborg):
                 barrier.wait()
                 services.send(need)
-        except Exception as exc:  # noqa: BLE001  (collected and asserted below)
+        except Exception as exc:
             errors.append(exc)
         finally:
             django_connections.close_all()
