@@ -21,6 +21,12 @@ class _Collect:
     def __init__(self, box: MailServer):
         self.box = box
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self.box.lock:
+            self.box.sessions += 1
+        session.host_name = hostname
+        return responses
+
     async def handle_DATA(self, server, session, envelope):
         with self.box.lock:
             self.box.received.append(
@@ -33,6 +39,7 @@ class MailServer:
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.received: list[Message] = []
+        self.sessions = 0  # SMTP sessions opened (EHLO greetings)
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 

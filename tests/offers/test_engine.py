@@ -1,6 +1,7 @@
 """The offer engine's decision core: examples, then invariants over random event sequences."""
 
 from collections import Counter
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from stagesub.offers.engine import (
     Withdrawn,
     apply,
     decide,
+    would_ask,
 )
 
 
@@ -193,6 +195,12 @@ def test_invariants_hold_for_any_sequence_of_events(scenario):
             }[kind]
         before = state = NeedState(**{**state.__dict__, "candidates": everyone})
         decision = decide(state, event)
+        # Reading candidates is skipped when would_ask says no: that must never change the
+        # outcome, and nothing but `ask` may depend on the candidates.
+        blind = replace(state, candidates=())
+        if not would_ask(blind, event):
+            assert decision.ask == ()
+        assert replace(decide(blind, event), ask=()) == replace(decision, ask=())
         state = apply(state, decision, next_id)
         next_id += len(decision.ask)
         check(state, before, decision)

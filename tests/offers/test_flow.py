@@ -269,3 +269,12 @@ def test_the_requests_files_open_from_the_link_while_it_is_open(goteborg):
     assert client.get(f"{path}files/{hidden.file_id}/").status_code == 404
     client.post(path, {"answer": "no"})
     assert client.get(f"{path}files/{sheet.file_id}/").status_code == 404
+
+
+def test_a_batch_is_delivered_over_one_smtp_session(goteborg, mail_server):
+    need = make_need(goteborg, "first_come", 2, count=6)
+    with use_orchestra(goteborg):
+        services.send(need, now=T0)
+    scheduler.run_due(now=T0)
+    assert len(mail_server.received) == 6
+    assert mail_server.sessions == 1

@@ -90,7 +90,9 @@ def deliver_due(
     if not due:
         return report
     sender = _sender(orchestra_name)
+    # One SMTP session for the whole batch (after a failure, a fresh one for the rest).
     connection = get_connection(fail_silently=False)
+    _open(connection)
     try:
         for pk in due:
             with orchestra_atomic():
@@ -107,6 +109,7 @@ def deliver_due(
                     report.failed += 1
                     logger.warning("delivery of message %s failed: %s", message.pk, exc)
                     _reset(connection)
+                    _open(connection)
                     continue
                 message.status, message.sent_at = Message.Status.SENT, now
                 message.attempts += 1
@@ -117,10 +120,17 @@ def deliver_due(
     return report
 
 
+def _open(connection) -> None:
+    try:
+        connection.open()
+    except Exception:  # the send that follows reports the failure per message
+        logger.debug("opening the mail connection failed", exc_info=True)
+
+
 def _reset(connection) -> None:
     try:
         connection.close()
-    except Exception:
+    except Exception:  # closing a broken connection must not hide the real error
         logger.debug("closing the mail connection failed", exc_info=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from stagesub.messaging.models import Message
-from stagesub.messaging.rendering import render
+from stagesub.messaging.rendering import Templates, render
 from stagesub.tenancy.due import note_due
 
 
@@ -17,10 +17,15 @@ def queue(
     now: datetime.datetime,
     offer=None,
     attachment_ids: list[int] | None = None,
+    templates: Templates | None = None,
+    schedule: bool = True,
 ) -> Message:
-    """Render and queue one e-mail; it is delivered once the surrounding transaction commits."""
+    """Render and queue one e-mail; it is delivered once the surrounding transaction commits.
+
+    `schedule=False` leaves telling the scheduler to the caller (one note for many messages).
+    """
     language = musician.preferred_language
-    subject, body = render(kind, language, values)
+    subject, body = render(kind, language, values, templates)
     message = Message.objects.create(
         kind=kind,
         offer=offer,
@@ -33,7 +38,8 @@ def queue(
         next_attempt_at=now,
         created_at=now,
     )
-    note_due(now)
+    if schedule:
+        note_due(now)
     return message
 
 

@@ -216,6 +216,17 @@ def _to_ask(state: NeedState) -> tuple[int, ...]:
     return tuple(available[: max(0, count)])
 
 
+def would_ask(state: NeedState, event: Event) -> bool:
+    """Whether deciding `event` could ask anyone, whoever the candidates turn out to be.
+
+    Lets the caller skip reading candidates (the costliest part of the state) for the many
+    events that ask nobody: a yes, a no on a first-come batch, a late answer. Decides against
+    stand-in candidates (negative ids, never a musician) enough to fill any request.
+    """
+    stand_ins = tuple(range(-1, -(state.quantity + (state.max_recipients or 0) + 2), -1))
+    return bool(decide(replace(state, candidates=stand_ins), event).ask)
+
+
 def apply(state: NeedState, decision: Decision, next_offer_id: int) -> NeedState:
     """The state after carrying out `decision` (what the database layer does, in memory).
 
@@ -250,4 +261,5 @@ __all__ = [
     "Withdrawn",
     "apply",
     "decide",
+    "would_ask",
 ]

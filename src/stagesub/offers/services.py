@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError
 from django.db.models import Count, Exists, OuterRef, Q
@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from stagesub.messaging import outbox
 from stagesub.messaging.models import Message
+from stagesub.messaging.rendering import Templates
 from stagesub.offers import engine, selection, tokens
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import next_readable_id
@@ -116,8 +117,8 @@ def project_facts(
     return selection.ProjectFacts(blocking=blocking, needs=needs, rule=rule)
 
 
-def _state(need: Need, facts: selection.ProjectFacts) -> engine.NeedState:
-    view = next(v for v in facts.needs if v.need_id == need.pk)
+def _offer_state(need: Need) -> engine.NeedState:
+    """The need's state without candidates (read only when the decision may ask someone)."""
     offers = tuple(
         engine.Offer(pk, musician, status)
         for pk, musician, status in need.offers.order_by("pk").values_list(
@@ -128,10 +129,15 @@ def _state(need: Need, facts: selection.ProjectFacts) -> engine.NeedState:
         quantity=need.quantity,
         strategy=need.strategy,
         offers=offers,
-        candidates=selection.candidates(view, facts),
         max_recipients=need.max_recipients,
         paused=need.status in (Need.Status.PAUSED, Need.Status.ARCHIVED),
     )
+
+
+def _candidates(need: Need, rule: str) -> tuple[int, ...]:
+    facts = project_facts(need.project, rule=rule, only=need)
+    view = next(v for v in facts.needs if v.need_id == need.pk)
+    return selection.candidates(view, facts)
 
 
 def _locked_need(need_pk: int) -> Need:
@@ -194,7 +200,9 @@ def message_values(offer: Offer, orchestra: Orchestra, *, attachments: int = 0) 
         }
 
 
-def _queue(kind: str, offer: Offer, orchestra: Orchestra, now, attachment_ids=()) -> Message:
+def _queue(
+    kind: str, offer: Offer, orchestra: Orchestra, now, templates=None, attachment_ids=()
+) -> Message:
     return outbox.queue(
         kind=kind,
         musician=offer.musician,
@@ -202,6 +210,8 @@ def _queue(kind: str, offer: Offer, orchestra: Orchestra, now, attachment_ids=()
         values=message_values(offer, orchestra, attachments=len(attachment_ids)),
         now=now,
         attachment_ids=list(attachment_ids),
+        templates=templates,
+        schedule=False,
     )
 
 
@@ -216,7 +226,12 @@ _EVENT_FOR_STATUS = {
 
 
 def _carry_out(
-    need: Need, decision: engine.Decision, now: datetime.datetime, by: str
+    need: Need,
+    decision: engine.Decision,
+    event: engine.Event,
+    now: datetime.datetime,
+    by: str,
+    settings: OrchestraSettings,
 ) -> list[Offer]:
     filled_notices = {n.offer_id for n in decision.notices if n.kind == "position_filled"}
     for offer_pk, status in decision.status_changes:
@@ -225,28 +240,39 @@ def _carry_out(
         )
         kind = OfferEvent.Kind.FILLED if offer_pk in filled_notices else _EVENT_FOR_STATUS[status]
         OfferEvent.objects.create(offer_id=offer_pk, kind=kind, at=now, by=by)
+    if isinstance(event, engine.Answered) and event.accepted and decision.refused == "filled":
+        OfferEvent.objects.create(
+            offer_id=event.offer_id, kind=OfferEvent.Kind.LATE_ANSWER, at=now, by=by
+        )
+    status, quantity = need.status, need.quantity
     if decision.quantity is not None:
         need.quantity = decision.quantity
     if decision.need_filled is True:
         need.status = Need.Status.COMPLETED
     elif decision.need_filled is False and need.status == Need.Status.COMPLETED:
         need.status = Need.Status.ACTIVE
-    need.save(update_fields=["quantity", "status"])
+    if (status, quantity) != (need.status, need.quantity):
+        need.save(update_fields=["quantity", "status"])
     if not decision.notices and not decision.ask:
         return []
 
-    orchestra = _orchestra()
-    notified = Offer.objects.select_related("musician", "need__position__instrument", "project")
+    orchestra, templates = _orchestra(), Templates()
+    notified = Offer.objects.select_related(
+        "musician", "need__position__instrument", "project"
+    ).in_bulk([n.offer_id for n in decision.notices])
+    confirmation_files = None
     for notice in decision.notices:
-        offer = notified.get(pk=notice.offer_id)
-        files = (
-            _files(need, ProjectFile.SendTiming.ON_ACCEPT) if notice.kind == "confirmation" else ()
-        )
-        _queue(notice.kind, offer, orchestra, now, files)
+        files = ()
+        if notice.kind == "confirmation":
+            confirmation_files = confirmation_files or _files(
+                need, ProjectFile.SendTiming.ON_ACCEPT
+            )
+            files = confirmation_files
+        _queue(notice.kind, notified[notice.offer_id], orchestra, now, templates, files)
 
     created = []
     if decision.ask:
-        share = OrchestraSettings.current().reminder_percentage / 100
+        share = settings.reminder_percentage / 100
         response_time = datetime.timedelta(hours=need.response_time_hours)
         request_files = _files(need, ProjectFile.SendTiming.ON_REQUEST)
         musicians = Musician.objects.in_bulk(decision.ask)
@@ -261,9 +287,11 @@ def _carry_out(
                 reminder_due_at=now + response_time * share,
             )
             OfferEvent.objects.create(offer=offer, kind=OfferEvent.Kind.SENT, at=now, by=by)
-            _queue("request", offer, orchestra, now, request_files)
-            note_due(offer.reminder_due_at)
+            _queue("request", offer, orchestra, now, templates, request_files)
             created.append(offer)
+    # One note for everything queued: the mail is due now (reminders come later and are
+    # found by the pass that delivers it).
+    note_due(now)
     return created
 
 
@@ -274,27 +302,25 @@ def _act(
     by: str = "",
 ) -> Outcome:
     now = now or timezone.now()
-    rule = OrchestraSettings.current().conflict_rule
+    settings = OrchestraSettings.current()
     for attempt in range(RETRIES):
         try:
             with orchestra_atomic():
                 need = _locked_need(need_pk)
                 event = event_for(need)
-                decision = engine.decide(
-                    _state(need, project_facts(need.project, rule=rule, only=need)), event
-                )
-                if decision.ask:
+                state = _offer_state(need)
+                if engine.would_ask(state, event):
                     # Asking is serialised per project (answers that ask nobody are not):
-                    # lock the project row, then decide again on what is committed now, so two
+                    # lock the project row, then read the candidates as committed now, so two
                     # needs of a project never pick the same musician at the same moment.
                     list(
                         Project.objects.select_for_update()
                         .filter(pk=need.project_id)
                         .values_list("pk", flat=True)
                     )
-                    facts = project_facts(need.project, rule=rule, only=need)
-                    decision = engine.decide(_state(need, facts), event)
-                created = _carry_out(need, decision, now, by)
+                    state = replace(state, candidates=_candidates(need, settings.conflict_rule))
+                decision = engine.decide(state, event)
+                created = _carry_out(need, decision, event, now, by, settings)
             return Outcome(decision, created, event)
         except IntegrityError:
             # The constraint refused a second live offer for a musician (a path that did not
@@ -338,10 +364,7 @@ def answer(
             return engine.TimedOut(offer.pk)
         return engine.Answered(offer.pk, accepted)
 
-    outcome = _act(offer.need_id, event_for, now, by)
-    if accepted and outcome.refused == "filled":
-        OfferEvent.objects.create(offer=offer, kind=OfferEvent.Kind.LATE_ANSWER, at=now, by=by)
-    return outcome
+    return _act(offer.need_id, event_for, now, by)
 
 
 def time_out(offer: Offer, *, now: datetime.datetime | None = None) -> Outcome:
@@ -385,4 +408,5 @@ def remind(offer_pk: int, *, now: datetime.datetime) -> bool:
         offer.save(update_fields=["reminder_sent_at"])
         OfferEvent.objects.create(offer=offer, kind=OfferEvent.Kind.REMINDED, at=now)
         _queue("reminder", offer, _orchestra(), now)
+        note_due(now)
     return True
