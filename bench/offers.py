@@ -1,6 +1,6 @@
 """Offer-engine benchmark: answers under concurrency, outbox delivery, and a quiet scheduler pass.
 
-    python bench/offers.py [--quick] [--json OUT]
+    python bench/offers.py [--quick] [--json OUT] [--workers N]
 
 Run from the repository root. Everything happens in a temporary directory with a PostgreSQL 16
 server started here (stagesub.devtools.localpg); both are removed at the end, also on error.
@@ -12,9 +12,10 @@ What is measured, and how
 1. answers_per_second (PostgreSQL). One orchestra; 20 positions with 10 qualified musicians
    each on the position's A list, so 200 distinct musicians. Per run a fresh project gets one
    first_come need per position (quantity 3, max_recipients 10) and every need is sent: 200
-   pending offers. A pool of ANSWER_WORKERS threads (not 200 threads: the server's
+   pending offers. Two forked processes (--processes, as two web worker processes on this
+   2-core machine) of 16 threads each (--workers; not 200 threads: the server's
    max_connections is about 100 and each thread holds an orchestra and a control connection)
-   takes the 200 answers, in a seeded random order and about half of them yes, from a shared
+   take the 200 answers, in a seeded random order and about half of them yes, from a shared
    queue and calls services.answer() for each. Every worker binds the orchestra and opens its
    connections before a barrier (a web process keeps its connections open too); the clock runs
    from the barrier's release to the last worker's last answer. answers/s = 200 / that time.
@@ -59,13 +60,20 @@ from pathlib import Path
 
 SECRET_KEY = "benchmark-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 ADMIN_PASSWORD = "bench-password-0123"
-TARGETS = {"answers_per_second": 200, "outbox_messages_per_second": 100, "scheduler_pass_seconds": 2.0}
+TARGETS = {
+    "answers_per_second": 200,
+    "outbox_messages_per_second": 100,
+    "scheduler_pass_seconds": 2.0,
+}
 
 POSITIONS = 20  # needs per run, one per position
 MUSICIANS_PER_POSITION = 10  # = max_recipients: every musician gets exactly one offer per run
 QUANTITY = 3
 YES_SHARE = 0.5
-ANSWER_WORKERS = 32  # threads; each holds two PostgreSQL connections (orchestra + control)
+ANSWER_WORKERS = 16  # threads per process; each holds two connections (orchestra + control)
+# Processes answering at once, as a web server's worker processes would (one per core here);
+# one Python process cannot use more than one core for this work (the GIL).
+ANSWER_PROCESSES = 2
 QUIET_ORCHESTRAS = 1000
 
 
@@ -84,7 +92,13 @@ def timed(fn):
 
 def start_environment(workdir: Path) -> None:
     """STAGESUB_* settings, a PostgreSQL server with an empty control database, Django set up."""
+    import warnings
+
     import psycopg
+
+    # pgserver's lock directory falls back to /tmp without XDG_RUNTIME_DIR; harmless, and
+    # pyproject.toml silences the same warning for the tests.
+    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs.*")
 
     from stagesub.devtools.localpg import start_server
 
@@ -220,8 +234,10 @@ def open_needs(orchestra, lists, run: int) -> tuple[list, list]:
     return needs, offers
 
 
-def answer_concurrently(orchestra, answers: list[tuple], workers: int) -> float:
-    """Answer every (offer, yes) with `workers` threads at once; seconds from start to last."""
+def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, started) -> float:
+    """Answer every (offer, yes) with `workers` threads that start at `barrier`; returns the
+    time the last one finished (time.perf_counter: CLOCK_MONOTONIC, comparable across
+    processes). `started` is set by the barrier's action."""
     from django.db import connections
 
     from stagesub.offers import services
@@ -232,11 +248,8 @@ def answer_concurrently(orchestra, answers: list[tuple], workers: int) -> float:
     work: queue.SimpleQueue = queue.SimpleQueue()
     for item in answers:
         work.put(item)
-    started: list[float] = []
     finished: list[float] = []
     errors: list[BaseException] = []
-    # The barrier's action runs once, in the last thread to arrive, just before all are let go.
-    barrier = threading.Barrier(workers, action=lambda: started.append(time.perf_counter()))
 
     def worker() -> None:
         try:
@@ -268,7 +281,46 @@ def answer_concurrently(orchestra, answers: list[tuple], workers: int) -> float:
         thread.join()
     if errors:
         raise errors[0]
-    return max(finished) - started[0]
+    return max(finished) if finished else 0.0
+
+
+def answer_concurrently(orchestra, answers: list[tuple], processes: int, workers: int) -> float:
+    """Answer with `processes` forked processes of `workers` threads each (as web worker
+    processes would); seconds from the common start to the last answer."""
+    from django.db import connections
+
+    if processes == 1:
+        started: list[float] = []
+        barrier = threading.Barrier(workers, action=lambda: started.append(time.perf_counter()))
+        return answer_threads(orchestra, answers, workers, barrier, started) - started[0]
+    context = multiprocessing.get_context("fork")
+    connections.close_all()  # children open their own; a forked socket must not be shared
+    start = context.Value("d", 0.0)
+
+    def mark_start() -> None:
+        start.value = time.perf_counter()
+
+    barrier = context.Barrier(processes * workers, action=mark_start)
+    results = context.Queue()
+
+    def child(share: list[tuple]) -> None:
+        try:
+            results.put(("ok", answer_threads(orchestra, share, workers, barrier, None)))
+        except BaseException as exc:
+            results.put(("error", repr(exc)))
+
+    children = [
+        context.Process(target=child, args=(answers[i::processes],)) for i in range(processes)
+    ]
+    for process in children:
+        process.start()
+    outcomes = [results.get(timeout=300) for _ in children]
+    for process in children:
+        process.join()
+    failed = [detail for status, detail in outcomes if status != "ok"]
+    if failed:
+        raise SystemExit(f"an answering process failed: {failed[0]}")
+    return max(detail for _status, detail in outcomes) - start.value
 
 
 def tally(orchestra, needs) -> dict:
@@ -299,7 +351,7 @@ def tally(orchestra, needs) -> dict:
     return {"offers": statuses, "late_yes": late, "overbooked": overbooked}
 
 
-def answers_phase(runs: int, workers: int) -> dict:
+def answers_phase(runs: int, workers: int, processes: int) -> dict:
     from django.conf import settings
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -312,7 +364,7 @@ def answers_phase(runs: int, workers: int) -> dict:
         needs, offers = open_needs(orchestra, lists, run)
         answers = [(offer, rng.random() < YES_SHARE) for offer in offers]
         rng.shuffle(answers)  # needs interleave, as real answers would
-        seconds = answer_concurrently(orchestra, answers, workers)
+        seconds = answer_concurrently(orchestra, answers, processes, workers)
         result = {
             "answers": len(answers),
             "yes": sum(1 for _, yes in answers if yes),
@@ -328,6 +380,7 @@ def answers_phase(runs: int, workers: int) -> dict:
         "answers_total": sum(r["answers"] for r in results),
         "overbooked": sum(r["overbooked"] for r in results),
         "answer_workers": workers,
+        "answer_processes": processes,
     }
 
 
@@ -562,21 +615,21 @@ def verdicts(out: dict) -> dict:
     }
 
 
-def run(quick: bool) -> dict:
+def run(quick: bool, workers: int, processes: int) -> dict:
     out: dict = {
         "machine": machine(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    # Two connections per worker; leave room for this thread and the server's own needs.
-    workers = min(ANSWER_WORKERS, (out["machine"]["postgresql_max_connections"] - 10) // 2)
+    # Two connections per worker thread; leave room for this thread and the server's own needs.
+    workers = min(workers, (out["machine"]["postgresql_max_connections"] - 10) // (2 * processes))
     out.update(scheduler_phase(repeats=3 if quick else 7))  # first: nothing else is due yet
-    out.update(answers_phase(runs=1 if quick else 3, workers=workers))
+    out.update(answers_phase(runs=1 if quick else 3, workers=workers, processes=processes))
     out.update(outbox_phase(100 if quick else 500))
     out["targets"] = dict(TARGETS)
     out["met"] = verdicts(out)
     keys = [
         "machine", "date", "answers_per_second", "answers_runs", "answers_total", "overbooked",
-        "answer_workers", "outbox_messages", "outbox_messages_per_second", "scheduler_orchestras",
+        "answer_workers", "answer_processes", "outbox_messages", "outbox_messages_per_second", "scheduler_orchestras",
         "scheduler_pass_seconds", "scheduler_pass_all_null_seconds",
         "scheduler_opened_connections", "targets", "met",
     ]  # fmt: skip
@@ -587,12 +640,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 answer run, 100 messages")
     parser.add_argument("--json", metavar="OUT", help="also write the result to this file")
+    parser.add_argument(
+        "--workers", type=int, default=ANSWER_WORKERS, help="threads per process (default 16)"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=ANSWER_PROCESSES,
+        help="answering processes, as web worker processes (default 2: one per core here)",
+    )
     args = parser.parse_args()
+    if args.workers < 1 or args.processes < 1:
+        parser.error("--workers and --processes must be at least 1")
     workdir = Path(tempfile.mkdtemp(prefix="stagesub-bench-offers-"))
     started = time.perf_counter()
     try:
         start_environment(workdir)
-        result = run(args.quick)
+        result = run(args.quick, args.workers, args.processes)
     finally:
         stop_postgres()
         shutil.rmtree(workdir, ignore_errors=True)

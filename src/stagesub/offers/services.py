@@ -135,6 +135,9 @@ def _offer_state(need: Need) -> engine.NeedState:
 
 
 def _candidates(need: Need, rule: str) -> tuple[int, ...]:
+    need = Need.objects.select_related(
+        "project", "ranking_list", "project_list", "position__instrument"
+    ).get(pk=need.pk)  # already locked by the caller; this reads its lists in one query
     facts = project_facts(need.project, rule=rule, only=need)
     view = next(v for v in facts.needs if v.need_id == need.pk)
     return selection.candidates(view, facts)
@@ -142,11 +145,8 @@ def _candidates(need: Need, rule: str) -> tuple[int, ...]:
 
 def _locked_need(need_pk: int) -> Need:
     # Lock the need row only (its optional lists are joined, and may be NULL).
-    return (
-        Need.objects.select_for_update(of=("self",))
-        .select_related("project", "ranking_list", "project_list", "position__instrument")
-        .get(pk=need_pk)
-    )
+    # (its lists are read only when candidates are)
+    return Need.objects.select_for_update(of=("self",)).select_related("project").get(pk=need_pk)
 
 
 # --- messages -------------------------------------------------------------------------------
@@ -231,8 +231,9 @@ def _carry_out(
     event: engine.Event,
     now: datetime.datetime,
     by: str,
-    settings: OrchestraSettings,
+    settings: OrchestraSettings | None,
 ) -> list[Offer]:
+    """Write the decision. `settings` is read by the caller only when the decision may ask."""
     filled_notices = {n.offer_id for n in decision.notices if n.kind == "position_filled"}
     for offer_pk, status in decision.status_changes:
         Offer.objects.filter(pk=offer_pk).update(
@@ -302,14 +303,14 @@ def _act(
     by: str = "",
 ) -> Outcome:
     now = now or timezone.now()
-    settings = OrchestraSettings.current()
     for attempt in range(RETRIES):
         try:
             with orchestra_atomic():
                 need = _locked_need(need_pk)
                 event = event_for(need)
-                state = _offer_state(need)
+                state, settings = _offer_state(need), None
                 if engine.would_ask(state, event):
+                    settings = OrchestraSettings.current()
                     # Asking is serialised per project (answers that ask nobody are not):
                     # lock the project row, then read the candidates as committed now, so two
                     # needs of a project never pick the same musician at the same moment.
@@ -359,8 +360,8 @@ def answer(
     now = now or timezone.now()
 
     def event_for(_need: Need) -> engine.Event:
-        current = Offer.objects.get(pk=offer.pk)
-        if not by and current.status == engine.PENDING and now >= current.expires_at:
+        status, expires_at = Offer.objects.values_list("status", "expires_at").get(pk=offer.pk)
+        if not by and status == engine.PENDING and now >= expires_at:
             return engine.TimedOut(offer.pk)
         return engine.Answered(offer.pk, accepted)
 
