@@ -9,6 +9,13 @@ from stagesub.messaging.rendering import Templates, render
 from stagesub.tenancy.due import note_due
 
 
+def _store(*, now: datetime.datetime, schedule: bool, **fields) -> Message:
+    message = Message.objects.create(next_attempt_at=now, created_at=now, **fields)
+    if schedule:
+        note_due(now)
+    return message
+
+
 def queue(
     *,
     kind: str,
@@ -26,7 +33,9 @@ def queue(
     """
     language = musician.preferred_language
     subject, body = render(kind, language, values, templates)
-    message = Message.objects.create(
+    return _store(
+        now=now,
+        schedule=schedule,
         kind=kind,
         offer=offer,
         musician=musician,
@@ -35,17 +44,15 @@ def queue(
         subject=subject,
         body=body,
         attachment_ids=list(attachment_ids or []),
-        next_attempt_at=now,
-        created_at=now,
     )
-    if schedule:
-        note_due(now)
-    return message
 
 
 def requeue(message: Message, *, now: datetime.datetime) -> Message:
-    """A copy of a message to send again (staff "resend"); the original stays as it was."""
-    copy = Message.objects.create(
+    """A copy of a message to send again (staff "resend"), to the musician's current address;
+    the original stays as it was."""
+    return _store(
+        now=now,
+        schedule=True,
         kind=message.kind,
         offer=message.offer,
         musician=message.musician,
@@ -54,8 +61,4 @@ def requeue(message: Message, *, now: datetime.datetime) -> Message:
         subject=message.subject,
         body=message.body,
         attachment_ids=message.attachment_ids,
-        next_attempt_at=now,
-        created_at=now,
     )
-    note_due(now)
-    return copy

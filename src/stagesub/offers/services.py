@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
@@ -29,6 +29,7 @@ from stagesub.offers import engine, selection, tokens
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import next_readable_id
 from stagesub.orchestra.models import OrchestraSettings
+from stagesub.projects.files import sent_with
 from stagesub.projects.models import Need, Project, ProjectFile
 from stagesub.roster.models import Musician, Qualification
 from stagesub.tenancy.binding import directory
@@ -165,11 +166,7 @@ def response_url(orchestra: Orchestra, offer: Offer) -> str:
 
 
 def _files(need: Need, timing: str) -> list[int]:
-    return list(
-        ProjectFile.objects.filter(project_id=need.project_id, send_timing=timing)
-        .filter(Q(need__isnull=True) | Q(need=need))
-        .values_list("pk", flat=True)
-    )
+    return list(sent_with(need, timing).values_list("pk", flat=True))
 
 
 def message_values(offer: Offer, orchestra: Orchestra, *, attachments: int = 0) -> dict[str, str]:
@@ -261,14 +258,11 @@ def _carry_out(
     notified = Offer.objects.select_related(
         "musician", "need__position__instrument", "project"
     ).in_bulk([n.offer_id for n in decision.notices])
-    confirmation_files = None
     for notice in decision.notices:
-        files = ()
-        if notice.kind == "confirmation":
-            confirmation_files = confirmation_files or _files(
-                need, ProjectFile.SendTiming.ON_ACCEPT
-            )
-            files = confirmation_files
+        # (a decision confirms at most one offer: the yes it answers)
+        files = (
+            _files(need, ProjectFile.SendTiming.ON_ACCEPT) if notice.kind == "confirmation" else ()
+        )
         _queue(notice.kind, notified[notice.offer_id], orchestra, now, templates, files)
 
     created = []

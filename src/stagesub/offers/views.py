@@ -16,7 +16,9 @@ from stagesub.messaging.models import Message
 from stagesub.offers import engine, live, services, tokens
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.offers.preview import preview
-from stagesub.projects.models import Need, Project
+from stagesub.projects.files import download, sent_with
+from stagesub.projects.models import Need, ProjectFile
+from stagesub.projects.shortcuts import need_or_404, project_or_404
 from stagesub.tenancy.context import current_binding
 
 # --- the musician's page ----------------------------------------------------------------------
@@ -77,9 +79,6 @@ def respond(request, token: str):
             counted = not outcome.refused and isinstance(outcome.event, engine.Answered)
             return redirect(f"{request.path}?answered=1" if counted else request.path)
         state = _state(offer, timezone.now())
-        files = offer.project.files.filter(send_timing="on_request").filter(
-            need__isnull=True
-        ) | offer.project.files.filter(send_timing="on_request", need=offer.need)
         response = render(
             request,
             "offers/respond.html",
@@ -87,7 +86,9 @@ def respond(request, token: str):
                 "state": state,
                 "offer": offer,
                 "answered": request.GET.get("answered") == "1",
-                "files": files if state == "open" else [],
+                "files": sent_with(offer.need, ProjectFile.SendTiming.ON_REQUEST)
+                if state == "open"
+                else [],
                 "token": token,
             },
             status=STATUS_FOR_STATE.get(state, 410),
@@ -100,38 +101,24 @@ def respond(request, token: str):
 
 def respond_file(request, token: str, file_id: str):
     """A request's file, for the musician holding a still-open link."""
-    from django.http import FileResponse
-
-    from stagesub.projects.files import path_of
-
     offer = _offer_for_token(token)
     if offer is None or _state(offer, timezone.now()) != "open":
         raise Http404
     project_file = get_object_or_404(
-        offer.project.files.select_related("stored"), file_id=file_id, send_timing="on_request"
+        sent_with(offer.need, ProjectFile.SendTiming.ON_REQUEST).select_related("stored"),
+        file_id=file_id.upper(),
     )
-    if project_file.need_id not in (None, offer.need_id):
-        raise Http404
-    return FileResponse(
-        path_of(project_file.stored).open("rb"),
-        as_attachment=True,
-        filename=project_file.stored.original_name,
-        content_type=project_file.stored.content_type,
-    )
+    return download(project_file.stored)
 
 
 # --- staff ------------------------------------------------------------------------------------
 
 
-def _project(project_id: str) -> Project:
-    return get_object_or_404(Project, project_id=project_id)
-
-
 @login_required
 def send_preview(request, project_id: str, need_id: str | None = None):
     """GET: the dry run for one need or the whole project. POST: send."""
-    project = _project(project_id)
-    need = get_object_or_404(project.needs, need_id=need_id) if need_id else None
+    project = project_or_404(project_id)
+    need = need_or_404(project, need_id) if need_id else None
     if request.method == "POST":
         by = request.user.get_username()
         if need is not None:
@@ -162,7 +149,7 @@ def send_preview(request, project_id: str, need_id: str | None = None):
 
 @login_required
 def live_panel(request, project_id: str):
-    project = _project(project_id)
+    project = project_or_404(project_id)
     try:
         since = int(request.GET.get("since", "0"))
     except ValueError:
@@ -174,7 +161,7 @@ def live_panel(request, project_id: str):
 def offer_detail(request, offer_id: str):
     offer = get_object_or_404(
         Offer.objects.select_related("musician", "need__position__instrument", "project"),
-        offer_id=offer_id,
+        offer_id=offer_id.upper(),
     )
     if request.method == "POST":
         return _offer_action(request, offer)
@@ -218,8 +205,8 @@ def _offer_action(request, offer: Offer):
 @login_required
 @require_POST
 def change_quantity(request, project_id: str, need_id: str):
-    project = _project(project_id)
-    need = get_object_or_404(project.needs, need_id=need_id)
+    project = project_or_404(project_id)
+    need = need_or_404(project, need_id)
     try:
         quantity = int(request.POST.get("quantity", ""))
     except ValueError:

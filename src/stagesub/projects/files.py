@@ -15,6 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.http import FileResponse, Http404
 from django.utils.translation import gettext as _
 
 from stagesub.orchestra.ids import next_readable_id
@@ -147,3 +149,24 @@ def remove_all(project: Project) -> None:
     project.files.all().delete()
     for item in stored:
         _forget_if_unused(item)
+
+
+def sent_with(need: Need, timing: str):
+    """The project's files that go out with `need`'s messages at `timing` (the whole project's
+    and the need's own): attached to the e-mail and listed on the musician's page."""
+    return ProjectFile.objects.filter(project_id=need.project_id, send_timing=timing).filter(
+        Q(need__isnull=True) | Q(need=need)
+    )
+
+
+def download(stored: StoredFile) -> FileResponse:
+    """The file as a download; 404 if its bytes are gone."""
+    path = path_of(stored)
+    if not path.exists():
+        raise Http404
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=stored.original_name,
+        content_type=stored.content_type,
+    )

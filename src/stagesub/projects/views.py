@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -16,15 +16,12 @@ from stagesub.projects import calendar, files, services
 from stagesub.projects.forms import FileForm, NeedForm, ProjectForm, today
 from stagesub.projects.models import Need, Project, ProjectFile, ProjectList
 from stagesub.projects.sections import sections_for
+from stagesub.projects.shortcuts import need_or_404, project_or_404
 from stagesub.rankings import services as list_services
 from stagesub.rankings.models import RankingList
 from stagesub.rankings.views import reorder_response
 from stagesub.roster.collation import swedish_key
 from stagesub.roster.models import Position
-
-
-def _project(project_id: str) -> Project:
-    return get_object_or_404(Project, project_id=project_id.upper())
 
 
 def _errors(request, error: ValidationError) -> None:
@@ -98,7 +95,7 @@ def project_create(request):
 
 @login_required
 def project_edit(request, project_id):
-    project = _project(project_id)
+    project = project_or_404(project_id)
     form = ProjectForm(request.POST or None, initial=ProjectForm.initial_for(project))
     if request.method == "POST" and form.is_valid():
         try:
@@ -159,14 +156,14 @@ def _detail_page(request, project: Project, need_form: NeedForm, status: int = 2
 
 @login_required
 def project_detail(request, project_id):
-    project = _project(project_id)
+    project = project_or_404(project_id)
     return _detail_page(request, project, _need_form(project))
 
 
 @login_required
 @require_POST
 def project_action(request, project_id):
-    project = _project(project_id)
+    project = project_or_404(project_id)
     action = request.POST.get("action", "")
     try:
         if action in ("archive", "restore"):
@@ -189,7 +186,7 @@ def project_action(request, project_id):
 @login_required
 @require_POST
 def need_create(request, project_id):
-    project = _project(project_id)
+    project = project_or_404(project_id)
     form = _need_form(project, request.POST)
     if form.is_valid():
         try:
@@ -204,8 +201,8 @@ def need_create(request, project_id):
 
 @login_required
 def need_edit(request, project_id, need_id):
-    project = _project(project_id)
-    need = get_object_or_404(Need, project=project, need_id=need_id.upper())
+    project = project_or_404(project_id)
+    need = need_or_404(project, need_id)
     form = _need_form(project, request.POST or None, initial=NeedForm.initial_for(need))
     status = 200
     if request.method == "POST":
@@ -229,8 +226,8 @@ def need_edit(request, project_id, need_id):
 @login_required
 @require_POST
 def need_action(request, project_id, need_id):
-    project = _project(project_id)
-    need = get_object_or_404(Need, project=project, need_id=need_id.upper())
+    project = project_or_404(project_id)
+    need = need_or_404(project, need_id)
     action = request.POST.get("action", "")
     try:
         if action in ("pause", "resume"):
@@ -256,7 +253,7 @@ def need_action(request, project_id, need_id):
 @login_required
 @require_POST
 def plist_create(request, project_id):
-    project = _project(project_id)
+    project = project_or_404(project_id)
     position = get_object_or_404(Position, pk=request.POST.get("position") or 0)
     source = None
     kind, _sep, pk = request.POST.get("copy_from", "").partition(":")
@@ -352,7 +349,7 @@ def plist_reorder(request, project_id, list_id):
 @login_required
 @require_POST
 def apply_template(request, project_id):
-    project = _project(project_id)
+    project = project_or_404(project_id)
     template = get_object_or_404(
         ProjectList, pk=request.POST.get("template") or 0, is_template=True
     )
@@ -373,7 +370,7 @@ def apply_template(request, project_id):
 @login_required
 @require_POST
 def file_upload(request, project_id):
-    project = _project(project_id)
+    project = project_or_404(project_id)
     form = FileForm(request.POST, request.FILES, needs=project.needs.all())
     if form.is_valid():
         d = form.cleaned_data
@@ -414,16 +411,7 @@ def _file(project_id: str, file_id: str) -> ProjectFile:
 
 @login_required
 def file_download(request, project_id, file_id):
-    project_file = _file(project_id, file_id)
-    path = files.path_of(project_file.stored)
-    if not path.exists():
-        raise Http404
-    return FileResponse(
-        path.open("rb"),
-        as_attachment=True,
-        filename=project_file.stored.original_name,
-        content_type=project_file.stored.content_type,
-    )
+    return files.download(_file(project_id, file_id).stored)
 
 
 @login_required
@@ -453,7 +441,7 @@ def file_action(request, project_id, file_id):
 
 @login_required
 def project_calendar(request, project_id):
-    project = _project(project_id)
+    project = project_or_404(project_id)
     response = HttpResponse(
         calendar.project_ics(project, host=request.get_host().split(":")[0]),
         content_type="text/calendar; charset=utf-8",
