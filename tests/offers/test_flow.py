@@ -278,3 +278,17 @@ def test_a_batch_is_delivered_over_one_smtp_session(goteborg, mail_server):
     scheduler.run_due(now=T0)
     assert len(mail_server.received) == 6
     assert mail_server.sessions == 1
+
+
+def test_a_request_file_whose_bytes_are_gone_is_a_404_not_an_error(goteborg):
+    need = make_need(goteborg)
+    with use_orchestra(goteborg):
+        sheet = files.upload(need.project, name="program.pdf", content=b"%PDF-1.4 program")
+        services.send(need, now=timezone.now())
+        path = link_path(Message.objects.get())
+    client = host_client(goteborg)
+    # readable ids are case-insensitive in every URL, as elsewhere in the product
+    assert client.get(f"{path}files/{sheet.file_id.lower()}/").status_code == 200
+    with use_orchestra(goteborg):
+        files.path_of(sheet.stored).unlink()
+    assert client.get(f"{path}files/{sheet.file_id}/").status_code == 404

@@ -229,3 +229,13 @@ def test_settings_are_validated_next_to_the_field(goteborg):
     with use_orchestra(goteborg):
         current = OrchestraSettings.current()
         assert (current.reminder_percentage, current.conflict_rule) == (50, "smart")
+
+
+def test_readable_ids_in_offer_urls_are_case_insensitive(goteborg):
+    need = make_need(goteborg)
+    with use_orchestra(goteborg):
+        offer = services.send(need).created[0]
+    client = staff(goteborg)
+    project_id, need_id = need.project.project_id.lower(), need.need_id.lower()
+    assert client.get(f"/projects/{project_id}/needs/{need_id}/send/").status_code == 200
+    assert client.get(f"/offers/{offer.offer_id.lower()}/").status_code == 200
