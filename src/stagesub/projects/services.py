@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -13,7 +14,7 @@ from stagesub.orchestra.ids import next_readable_id
 from stagesub.projects import usage
 from stagesub.projects.models import Need, Project, ProjectList, ProjectListEntry
 from stagesub.rankings.models import RankingList
-from stagesub.roster.models import Musician, Position
+from stagesub.roster.models import Musician, Position, Qualification
 from stagesub.tenancy.context import orchestra_atomic
 
 MAX_RESPONSE_HOURS = 4500  # about six months
@@ -192,18 +193,19 @@ class NeedData:
 def available_musicians(project: Project, chosen_list, *, local_only: bool) -> list[Musician]:
     """Members of the list who can be asked in this project, in rank order."""
     asked = usage.musicians_asked(project)
-    out = []
-    for entry in chosen_list.entries.select_related("musician").order_by("rank"):
-        m = entry.musician
-        qualified = m.qualification_links.filter(position_id=chosen_list.position_id).exists()
-        if (
-            m.status == Musician.Status.ACTIVE
-            and qualified
-            and m.pk not in asked
-            and (m.local_residence or not local_only)
-        ):
-            out.append(m)
-    return out
+    qualified = Qualification.objects.filter(
+        musician=OuterRef("musician"), position_id=chosen_list.position_id
+    )
+    entries = (
+        chosen_list.entries.select_related("musician")
+        .filter(Exists(qualified), musician__status=Musician.Status.ACTIVE)
+        .order_by("rank")
+    )
+    return [
+        e.musician
+        for e in entries
+        if e.musician_id not in asked and (e.musician.local_residence or not local_only)
+    ]
 
 
 def _validate_need(
