@@ -35,6 +35,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ["STAGESUB_SECRET_KEY"] = "test-only-secret-key-not-for-production-0123456789abcdef"
     os.environ["STAGESUB_SSL_REDIRECT"] = "0"
     os.environ.setdefault("STAGESUB_BASE_DOMAIN", "stagesub.test")
+    # Concurrency tests run a dozen threads against one orchestra in one process; a web
+    # process has its threads' worth (tests of the budget itself set their own).
+    os.environ.setdefault("STAGESUB_MAX_ORCHESTRA_CONNECTIONS", "64")
     os.environ.pop("STAGESUB_EMAIL_URL", None)
     os.environ.pop("STAGESUB_ADMIN_PASSWORD", None)
     if BACKEND == "postgresql":

@@ -54,12 +54,20 @@ PUBLIC_PORT = os.environ.get("STAGESUB_PUBLIC_PORT", "8000" if BASE_DOMAIN == "l
 # When set, new orchestras get PostgreSQL databases there; otherwise SQLite files in DATA_DIR.
 TENANT_SERVER_URL = os.environ.get("STAGESUB_TENANT_SERVER_URL", "").strip()
 
-# Open orchestra connections one thread keeps before closing the least recently used.
-MAX_OPEN_ORCHESTRA_CONNECTIONS = int(
-    os.environ.get("STAGESUB_MAX_OPEN_ORCHESTRA_CONNECTIONS", "32")
-)
-# Seconds an orchestra connection is kept open between requests (Django's CONN_MAX_AGE).
-ORCHESTRA_CONN_MAX_AGE = int(os.environ.get("STAGESUB_ORCHESTRA_CONN_MAX_AGE", "300"))
+# Orchestra database connections one process may hold at once (all threads together). Size it
+# so that processes × budget (+ the control database's connections) stays below the database
+# server's max_connections, or PgBouncer's pool (docs/operations.md, Connections).
+MAX_ORCHESTRA_CONNECTIONS = int(os.environ.get("STAGESUB_MAX_ORCHESTRA_CONNECTIONS", "8"))
+# Seconds a request waits for a free slot before it is answered 503 with Retry-After.
+ORCHESTRA_CONNECTION_WAIT = float(os.environ.get("STAGESUB_ORCHESTRA_CONNECTION_WAIT", "2"))
+# Seconds an orchestra connection is reused at most (Django's CONN_MAX_AGE), and seconds an
+# unused one stays open before the process closes it.
+ORCHESTRA_CONN_MAX_AGE = int(os.environ.get("STAGESUB_ORCHESTRA_CONN_MAX_AGE", "60"))
+ORCHESTRA_CONN_IDLE = float(os.environ.get("STAGESUB_ORCHESTRA_CONN_IDLE", "10"))
+# Every database connection (control and orchestras): seconds to establish it, and the longest
+# a single statement may run (PostgreSQL; SQLite waits at most the busy timeout for a lock).
+DB_CONNECT_TIMEOUT = int(os.environ.get("STAGESUB_DB_CONNECT_TIMEOUT", "5"))
+DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGESUB_DB_STATEMENT_TIMEOUT", "30"))
 # Ready-made copies of the schema template the worker keeps on each PostgreSQL server, so a new
 # orchestra does not wait for CREATE DATABASE (see tenancy.spares). 0 turns them off.
 SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
@@ -139,6 +147,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Tests: a file, not Django's shared in-memory database, whose table locks fail at once
     # instead of waiting; threads in concurrency tests write the control database too.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "control-test.sqlite3")}
+else:
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "connect_timeout": DB_CONNECT_TIMEOUT,
+        "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT * 1000}",
+    }
 DATABASE_ROUTERS = ["stagesub.tenancy.router.OrchestraRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

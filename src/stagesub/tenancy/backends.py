@@ -66,9 +66,14 @@ class SQLiteBackend:
     def file_name(self, subdomain: str) -> str:
         return new_database_name(subdomain) + ".sqlite3"
 
-    def settings_for_path(self, path: Path) -> dict:
+    def settings_for_path(self, path: Path, *, create: bool = False) -> dict:
+        """Connection settings; an orchestra's file is opened read-write only, never created.
+
+        `create` is for building a template, the one database that comes into being by
+        connecting (see tenancy.rw_sqlite3 for why orchestra files must not).
+        """
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "django.db.backends.sqlite3" if create else "stagesub.tenancy.rw_sqlite3",
             "NAME": str(path),
             "OPTIONS": dict(SQLITE_OPTIONS),
         }
@@ -108,7 +113,13 @@ class PostgresBackend:
         self.admin_settings = database_settings(server.url)
 
     def _settings(self, name: str, user: str, password: str) -> dict:
-        return {**self.admin_settings, "NAME": name, "USER": user, "PASSWORD": password}
+        return {
+            **self.admin_settings,
+            "NAME": name,
+            "USER": user,
+            "PASSWORD": password,
+            "OPTIONS": with_timeouts(self.admin_settings.get("OPTIONS", {})),
+        }
 
     def database_settings(self, orchestra: Orchestra) -> dict:
         from stagesub.crypto import decrypt_secret
@@ -204,6 +215,20 @@ class PostgresBackend:
                 conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
                 is not None
             )
+
+
+def with_timeouts(options: dict) -> dict:
+    """PostgreSQL connection options with the configured connect and statement timeouts.
+
+    A hung server then costs a request at most the connect timeout, a runaway query at most
+    the statement timeout (settings.DB_CONNECT_TIMEOUT / DB_STATEMENT_TIMEOUT), instead of
+    stalling a thread (and, through it, every orchestra that thread would serve next).
+    """
+    options = dict(options)
+    options.setdefault("connect_timeout", settings.DB_CONNECT_TIMEOUT)
+    if settings.DB_STATEMENT_TIMEOUT and "options" not in options:
+        options["options"] = f"-c statement_timeout={int(settings.DB_STATEMENT_TIMEOUT * 1000)}"
+    return options
 
 
 def generate_password() -> str:
