@@ -326,3 +326,11 @@ def test_budget_counts_use_their_indexes(goteborg, backend):
         finally:
             if backend == "postgresql":
                 cursor.execute("RESET enable_seqscan")
+
+
+def test_throttled_page_speaks_swedish_by_default(goteborg, limits):
+    client = host_client(goteborg, language=None)
+    for i in range(5):
+        response = post(client, ADMIN, f"guess-{i}", f"198.51.100.{i + 1}")
+    assert response.status_code == 429
+    assert "För många inloggningsförsök. Försök igen om 15 minuter." in response.content.decode()
