@@ -171,9 +171,33 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
-# Failed logins allowed per window, counted per client address and per username.
-LOGIN_THROTTLE_ATTEMPTS = int(os.environ.get("STAGESUB_LOGIN_THROTTLE_ATTEMPTS", "5"))
+# Login throttling (accounts.throttling, design in docs/architecture.md): failed logins are
+# counted in the control database over a sliding window of this many seconds.
 LOGIN_THROTTLE_WINDOW = int(os.environ.get("STAGESUB_LOGIN_THROTTLE_WINDOW", "900"))
+# Failures per window for one account from clients it does not know, all addresses together.
+LOGIN_THROTTLE_ACCOUNT_ATTEMPTS = int(
+    os.environ.get("STAGESUB_LOGIN_THROTTLE_ACCOUNT_ATTEMPTS", "10")
+)
+# Failures per window for one account from one known device (cookie) or one known address.
+LOGIN_THROTTLE_KNOWN_ATTEMPTS = int(os.environ.get("STAGESUB_LOGIN_THROTTLE_KNOWN_ATTEMPTS", "5"))
+# Failures per window from one address over all usernames (clients unknown to the account).
+LOGIN_THROTTLE_ADDRESS_ATTEMPTS = int(
+    os.environ.get("STAGESUB_LOGIN_THROTTLE_ADDRESS_ATTEMPTS", "30")
+)
+# Days a successful login keeps its browser (signed cookie) and its address known to the account.
+LOGIN_KNOWN_DEVICE_DAYS = int(os.environ.get("STAGESUB_LOGIN_KNOWN_DEVICE_DAYS", "180"))
+LOGIN_KNOWN_ADDRESS_DAYS = int(os.environ.get("STAGESUB_LOGIN_KNOWN_ADDRESS_DAYS", "30"))
+
+from stagesub.accounts.clientaddr import parse_networks as _client_networks  # noqa: E402
+
+# Client addresses (accounts.clientaddr): how many proxies in front append to X-Forwarded-For,
+# and/or their networks (comma-separated CIDRs). Default: trust none, the client is REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = int(os.environ.get("STAGESUB_TRUSTED_PROXY_COUNT", "0"))
+TRUSTED_PROXIES = _client_networks(
+    os.environ.get("STAGESUB_TRUSTED_PROXIES", ""), setting="STAGESUB_TRUSTED_PROXIES"
+)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ValueError("STAGESUB_TRUSTED_PROXY_COUNT must be 0 or more")
 
 # Host-only cookies: no SESSION_COOKIE_DOMAIN, so a Göteborg session is never sent to Malmö.
 SESSION_COOKIE_DOMAIN = None
