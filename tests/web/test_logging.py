@@ -50,6 +50,18 @@ def test_unhandled_error_is_logged_with_traceback_request_id_host_and_orchestra(
     assert "BoomError: boom in goteborg" in block
 
 
+def test_a_not_found_is_logged_with_request_id_host_and_orchestra(goteborg, capsys):
+    # Django logs 4xx responses after the middleware chain has returned.
+    capsys.readouterr()
+    response = host_client(goteborg).get("/no-such-page/", HTTP_X_REQUEST_ID="req-404-a")
+    assert response.status_code == 404
+    out = capsys.readouterr().out
+    assert (
+        "WARNING django.request [req-404-a goteborg.stagesub.test goteborg] "
+        "Not Found: /no-such-page/"
+    ) in out
+
+
 def test_error_page_is_the_friendly_one_with_the_request_id(boom_client):
     response = boom_client.get("/boom/", HTTP_X_REQUEST_ID="req-0815-xyz")
     body = response.content.decode()

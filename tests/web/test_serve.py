@@ -112,7 +112,7 @@ def served(tmp_path):
 
 
 def test_serve_answers_with_hashed_compressed_long_cached_static_files(served):
-    process, port, log = served
+    _process, port, log = served
     response, body = _get(port, "/", **{"X-Request-ID": "serve-test-1"})
     assert response.status == 200
     assert response.getheader("X-Request-ID") == "serve-test-1"
@@ -134,7 +134,7 @@ def test_serve_answers_with_hashed_compressed_long_cached_static_files(served):
 
 
 def test_errors_show_the_friendly_404(served):
-    process, port, log = served
+    _process, port, _log = served
     response, body = _get(port, "/no-such-page/")
     assert response.status == 404
     assert "Sidan hittades inte" in body.decode()

@@ -20,7 +20,6 @@ import re
 import sys
 import uuid
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -30,17 +29,7 @@ _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 NOTHING = "-"
 
 
-@dataclass(frozen=True)
-class RequestContext:
-    request_id: str
-    host: str
-
-
-_request: ContextVar[RequestContext | None] = ContextVar("stagesub_request_context", default=None)
-
-
-def current_request_context() -> RequestContext | None:
-    return _request.get()
+_request: ContextVar[object | None] = ContextVar("stagesub_current_request", default=None)
 
 
 def request_id_from(incoming: str | None) -> str:
@@ -65,7 +54,7 @@ class RequestIdMiddleware:
     def __call__(self, request):
         request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
-        token = _request.set(RequestContext(request_id, _host_for_logs(request)))
+        token = _request.set(request)
         try:
             response = self.get_response(request)
         finally:
@@ -74,21 +63,32 @@ class RequestIdMiddleware:
         return response
 
 
-def _bound_subdomain() -> str:
+def _orchestra_of(request) -> str:
     from stagesub.tenancy.context import binding_or_none
 
     binding = binding_or_none()
-    return binding.subdomain if binding is not None else NOTHING
+    if binding is not None:
+        return binding.subdomain
+    # After the routing middleware has unbound (Django logs 4xx responses there).
+    orchestra = getattr(request, "orchestra", None)
+    return orchestra.subdomain if orchestra is not None else NOTHING
+
+
+def _request_of(record: logging.LogRecord):
+    # Django logs 4xx/5xx responses with the request attached, some after the middleware has
+    # returned (outside the context variable): the record's own request is the better source.
+    request = getattr(record, "request", None)
+    return request if hasattr(request, "META") else _request.get()
 
 
 class RequestContextFilter(logging.Filter):
     """Adds request_id, host and orchestra to each record passing the handler it sits on."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _request.get()
-        record.request_id = context.request_id if context else NOTHING
-        record.host = context.host if context else NOTHING
-        record.orchestra = _bound_subdomain()
+        request = _request_of(record)
+        record.request_id = getattr(request, "request_id", NOTHING)
+        record.host = _host_for_logs(request) if request is not None else NOTHING
+        record.orchestra = _orchestra_of(request)
         return True
 
 
@@ -171,11 +171,11 @@ def logging_config(*, level: str, fmt: str) -> dict:
 
 
 def _tag_event(event, hint):
-    context = _request.get()
+    request = _request.get()
     tags = event.setdefault("tags", {})
-    if context is not None:
-        tags["request_id"] = context.request_id
-    subdomain = _bound_subdomain()
+    if request is not None:
+        tags["request_id"] = request.request_id
+    subdomain = _orchestra_of(request)
     if subdomain != NOTHING:
         tags["orchestra"] = subdomain
     return event

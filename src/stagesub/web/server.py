@@ -88,6 +88,8 @@ def gunicorn_options(bind: str, env: Mapping[str, str], cpus: int) -> dict:
         "access_log_format": ACCESS_LOG_FORMAT,
         "logger_class": StdoutLogger,
         "proc_name": "stagesub",
+        # gunicorn 25+ opens a control socket in the home folder; signals are our interface.
+        "control_socket_disable": True,
         "on_reload": collect_static_on_reload,
     }
 
