@@ -201,7 +201,7 @@ def init_sentry(dsn: str, *, environment: str | None = None) -> None:
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
+        # The SDK's default sends no personal data (cookies, user ids, bodies): kept so.
         integrations=[DjangoIntegration()],
-        send_default_pii=False,
         before_send=_tag_event,
     )
