@@ -108,3 +108,11 @@ def test_json_lines_are_parseable_and_carry_the_traceback(boom_client, json_logg
 def test_unknown_log_format_is_refused():
     with pytest.raises(ValueError, match="plain or json"):
         logging_config(level="INFO", fmt="xml")
+
+
+def test_the_task_worker_does_not_log_every_idle_pass(capsys):
+    capsys.readouterr()
+    logging.getLogger("django_tasks_db").info("No more tasks to run")
+    logging.getLogger("django_tasks_db").warning("a task failed")
+    out = capsys.readouterr().out
+    assert "No more tasks" not in out and "a task failed" in out

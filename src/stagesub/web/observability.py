@@ -145,6 +145,7 @@ def logging_config(*, level: str, fmt: str) -> dict:
     """
     if fmt not in ("plain", "json"):
         raise ValueError(f"STAGESUB_LOG_FORMAT must be plain or json, not {fmt!r}")
+    quiet = level if level == "DEBUG" else "WARNING"
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -166,6 +167,9 @@ def logging_config(*, level: str, fmt: str) -> dict:
             "django": {"handlers": ["console"], "level": level, "propagate": False},
             # runserver's own request lines; the production server logs access itself.
             "django.server": {"handlers": ["console"], "level": level, "propagate": False},
+            # The task worker says "no more tasks" at INFO on every pass (every ~2 s).
+            "django_tasks": {"level": quiet},
+            "django_tasks_db": {"level": quiet},
         },
     }
 
