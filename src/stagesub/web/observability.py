@@ -170,6 +170,8 @@ def logging_config(*, level: str, fmt: str) -> dict:
             # The task worker says "no more tasks" at INFO on every pass (every ~2 s).
             "django_tasks": {"level": quiet},
             "django_tasks_db": {"level": quiet},
+            # The embedded PostgreSQL of tests and benchmarks narrates every start and stop.
+            "pgserver": {"level": quiet},
         },
     }
 
