@@ -3,8 +3,10 @@ for a long time, access log lines with the request id, graceful reload on HUP, c
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
+import json
 import os
 import re
 import signal
@@ -81,8 +83,8 @@ def _wait_for(predicate, timeout: float = 60.0):
     raise AssertionError("timed out")
 
 
-@pytest.fixture
-def served(tmp_path):
+@contextlib.contextmanager
+def _serve(tmp_path, **extra_env):
     """`stagesub serve` on a free loopback port with production static files, as a real process."""
     port = _free_port()
     env = {
@@ -92,6 +94,7 @@ def served(tmp_path):
         "STAGESUB_BASE_DOMAIN": "localhost",
         "STAGESUB_WEB_WORKERS": "2",
         "STAGESUB_WEB_THREADS": "2",
+        **extra_env,
     }
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -109,6 +112,12 @@ def served(tmp_path):
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=40)
+
+
+@pytest.fixture
+def served(tmp_path):
+    with _serve(tmp_path) as running:
+        yield running
 
 
 def test_serve_answers_with_hashed_compressed_long_cached_static_files(served):
@@ -153,3 +162,17 @@ def test_hup_reloads_gracefully_and_term_stops_cleanly(served):
     assert _get(port, "/")[0].status == 200
     process.terminate()
     assert process.wait(timeout=40) == 0
+
+
+def test_json_lines_from_the_server_and_the_application(tmp_path):
+    with _serve(tmp_path, STAGESUB_LOG_FORMAT="json") as (process, port, log):
+        _get(port, "/no-such-page/", **{"X-Request-ID": "serve-json-1"})
+        process.terminate()
+        assert process.wait(timeout=40) == 0
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith("Static files collected")
+    records = [json.loads(line) for line in lines[1:] if line.strip()]
+    mine = [r for r in records if r.get("request_id") == "serve-json-1"]
+    assert {r["logger"] for r in mine} == {"django.request", "gunicorn.access"}
+    access = next(r for r in mine if r["logger"] == "gunicorn.access")
+    assert access["status_code"] == "404" and access["path"] == "/no-such-page/"

@@ -100,7 +100,7 @@ PLAIN_FORMAT = (
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; a traceback goes into "traceback" as one string."""
 
-    FIELDS = ("request_id", "host", "orchestra", "status_code")
+    FIELDS = ("request_id", "host", "orchestra", "status_code", "method", "path", "duration_ms")
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {

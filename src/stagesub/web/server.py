@@ -94,6 +94,31 @@ def gunicorn_options(bind: str, env: Mapping[str, str], cpus: int) -> dict:
     }
 
 
+def _json_formatter():
+    from stagesub.web.observability import JsonFormatter
+
+    class AccessJsonFormatter(JsonFormatter):
+        # gunicorn passes the access line's atoms as the record's arguments: keep the useful
+        # ones as fields, so JSON access lines can be filtered by request id or status.
+        ATOMS = {
+            "{x-request-id}o": "request_id",
+            "{host}i": "host",
+            "s": "status_code",
+            "M": "duration_ms",
+            "m": "method",
+            "U": "path",
+        }
+
+        def format(self, record):
+            if isinstance(record.args, dict):
+                for atom, field in self.ATOMS.items():
+                    if atom in record.args and not hasattr(record, field):
+                        setattr(record, field, record.args[atom])
+            return super().format(record)
+
+    return AccessJsonFormatter()
+
+
 class StdoutLogger(glogging.Logger):
     """gunicorn's own lines on stdout like the rest, as JSON lines when STAGESUB_LOG_FORMAT=json."""
 
@@ -105,9 +130,7 @@ class StdoutLogger(glogging.Logger):
                 if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
                     handler.setStream(sys.stdout)
                 if json_lines:
-                    from stagesub.web.observability import JsonFormatter
-
-                    handler.setFormatter(JsonFormatter())
+                    handler.setFormatter(_json_formatter())
 
 
 def collect_static_on_reload(arbiter) -> None:
