@@ -34,6 +34,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ["STAGESUB_DATA_DIR"] = str(root / "data")
     os.environ["STAGESUB_SECRET_KEY"] = "test-only-secret-key-not-for-production-0123456789abcdef"
     os.environ["STAGESUB_SSL_REDIRECT"] = "0"
+    # Nothing collects static files in the suite: pages link to the source files (finders).
+    # tests/web/test_serve.py collects them itself and runs the manifest storage for real.
+    os.environ["STAGESUB_STATIC_MANIFEST"] = "0"
     os.environ.setdefault("STAGESUB_BASE_DOMAIN", "stagesub.test")
     # Concurrency tests run a dozen threads against one orchestra in one process; a web
     # process has its threads' worth (tests of the budget itself set their own).

@@ -10,7 +10,10 @@ import os
 import secrets
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
 from stagesub.urlconfig import database_settings, email_settings
+from stagesub.web import observability
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -44,10 +47,13 @@ SECRET_KEY = _secret_key()
 
 BASE_DOMAIN = os.environ.get("STAGESUB_BASE_DOMAIN", "localhost").strip().lower().rstrip(".")
 ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
-# How links in e-mails reach an orchestra's host (the worker has no request to copy them from).
-PUBLIC_SCHEME = os.environ.get(
-    "STAGESUB_PUBLIC_SCHEME", "http" if BASE_DOMAIN == "localhost" else "https"
+# Served over HTTPS (directly or by a TLS-terminating proxy): secure cookies, redirect, HSTS.
+# Off by default only on a localhost base domain, where the demo runs on plain http.
+HTTPS = _env_bool(
+    "STAGESUB_HTTPS", default=not (BASE_DOMAIN == "localhost" or BASE_DOMAIN.endswith(".localhost"))
 )
+# How links in e-mails reach an orchestra's host (the worker has no request to copy them from).
+PUBLIC_SCHEME = os.environ.get("STAGESUB_PUBLIC_SCHEME", "https" if HTTPS else "http")
 PUBLIC_PORT = os.environ.get("STAGESUB_PUBLIC_PORT", "8000" if BASE_DOMAIN == "localhost" else "")
 
 # A PostgreSQL server URL (without database name) with rights to create databases and roles.
@@ -84,10 +90,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "csp",
     # control side
     "stagesub.tenancy",
     "stagesub.accounts",
     "stagesub.superadmin",
+    "stagesub.web",
     # orchestra side (each orchestra's own database)
     "stagesub.orchestra",
     "stagesub.roster",
@@ -98,7 +106,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log record of a request (refusals included) carries its id.
+    "stagesub.web.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files before anything that touches a database.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "stagesub.tenancy.middleware.OrchestraRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "stagesub.locale_middleware.LanguageMiddleware",
@@ -205,20 +218,35 @@ CSRF_COOKIE_DOMAIN = None
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 12
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_SSL_REDIRECT = _env_bool("STAGESUB_SSL_REDIRECT", default=not DEBUG)
-SECURE_HSTS_SECONDS = int(os.environ.get("STAGESUB_HSTS_SECONDS", "0" if DEBUG else "31536000"))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_SSL_REDIRECT = _env_bool("STAGESUB_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("STAGESUB_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = False
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if _env_bool("STAGESUB_BEHIND_PROXY") else None
 )
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# No inline script, no inline handler, no eval: scripts and styles come from our static files
+# only (templates/tests check it: tests/web/test_csp.py). htmx is told not to eval or inject
+# styles (meta htmx-config in base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "sv"
 LANGUAGES = [("sv", "Svenska"), ("en", "English")]
@@ -230,6 +258,20 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+# Hashed, compressed static files (collected by `stagesub serve`), which WhiteNoise serves with
+# far-future cache headers. Off only where nothing runs collectstatic (the test suite, where
+# the finders serve the source files).
+STATIC_MANIFEST = _env_bool("STAGESUB_STATIC_MANIFEST", default=True)
+# Made now so WhiteNoise finds the folder even before the first collectstatic (tests, runserver).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 EMAIL_SUBJECT_PREFIX = "[StageSub] "
 DEFAULT_FROM_EMAIL = os.environ.get("STAGESUB_FROM_EMAIL", f"StageSub <no-reply@{BASE_DOMAIN}>")
@@ -249,15 +291,16 @@ SCHEDULER_INTERVAL = float(os.environ.get("STAGESUB_SCHEDULER_INTERVAL", "0"))
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "stagesub": {
-            "handlers": ["console"],
-            "level": os.environ.get("STAGESUB_LOG_LEVEL", "INFO"),
-        },
-    },
-}
+# Logs go to stdout: plain lines, or one JSON object per line (STAGESUB_LOG_FORMAT=json); each
+# record carries the request id, host and orchestra (stagesub.web.observability).
+LOGGING = observability.logging_config(
+    level=os.environ.get("STAGESUB_LOG_LEVEL", "INFO").strip().upper(),
+    fmt=os.environ.get("STAGESUB_LOG_FORMAT", "plain").strip().lower(),
+)
+# Unhandled errors are also reported to Sentry when a DSN is given (pip install stagesub[sentry]).
+# Kept out of the settings namespace (lower case), so no settings listing ever shows it.
+_sentry_dsn = os.environ.get("STAGESUB_SENTRY_DSN", "").strip()
+if _sentry_dsn:
+    observability.init_sentry(
+        _sentry_dsn, environment=os.environ.get("STAGESUB_SENTRY_ENVIRONMENT")
+    )
