@@ -23,6 +23,7 @@ Sizing rule (see docs/operations.md, "Deployment"):
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import subprocess
@@ -166,7 +167,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bind", required=True)
     args = parser.parse_args(argv)
     options = gunicorn_options(args.bind, os.environ, usable_cpus())
-    print(sizing_line(options, os.environ), flush=True)
+    line = sizing_line(options, os.environ)
+    if os.environ.get("STAGESUB_LOG_FORMAT", "plain").strip().lower() == "json":
+        line = json.dumps({"level": "INFO", "logger": "stagesub.web", "message": line})
+    print(line, flush=True)
     StageSubServer(options).run()
 
 
