@@ -19,6 +19,10 @@ class Command(BaseCommand):
         if orchestra is None:
             raise CommandError(f"no orchestra {subdomain!r}", returncode=1)
         check = check_orchestra(orchestra, with_migrations=True)
+        if check.skipped:
+            self.stdout.write(f"{orchestra.name} ({orchestra.subdomain}): {check.error}")
+            self.stdout.write(self.style.ERROR("PROBLEM: not active yet"))
+            sys.exit(1)
         shared = [
             c.subdomain
             for c in verify_isolation().checks
