@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from urllib.parse import quote
 
@@ -202,13 +203,14 @@ def _prepare(orchestra: Orchestra) -> tuple[DatabaseCheck, Binding | None]:
 
 
 def check_databases(
-    orchestras: list[Orchestra], *, with_migrations: bool = False
+    orchestras: list[Orchestra], *, migrations_of: Collection[uuid.UUID] = ()
 ) -> list[DatabaseCheck]:
     """Check every orchestra's database concurrently, each within CHECK_TIMEOUT (+1 s grace).
 
     A check still running at its deadline is reported unreachable and its thread abandoned
     (a daemon thread: it ends when its own connection timeout fires, and never delays exit);
-    a fresh thread takes its place, so hanging databases cannot use up the workers.
+    a fresh thread takes its place, so hanging databases cannot use up the workers. Pending
+    migrations are listed for the orchestras named in `migrations_of`.
     """
     prepared = [_prepare(o) for o in orchestras]
     checks = [check for check, _ in prepared]
@@ -229,7 +231,9 @@ def check_databases(
                     return
                 index = to_probe.popleft()
                 started[index] = time.monotonic()
-            done = _probe(orchestras[index], checks[index], prepared[index][1], with_migrations)
+            orchestra = orchestras[index]
+            binding = prepared[index][1]
+            done = _probe(orchestra, checks[index], binding, orchestra.pk in migrations_of)
             with changed:
                 started.pop(index, None)
                 if index in abandoned:
@@ -263,13 +267,15 @@ def check_databases(
 
 
 def check_orchestra(orchestra: Orchestra, *, with_migrations: bool = False) -> DatabaseCheck:
-    return check_databases([orchestra], with_migrations=with_migrations)[0]
+    return check_databases([orchestra], migrations_of={orchestra.pk} if with_migrations else ())[0]
 
 
-def verify_isolation(orchestras: list[Orchestra] | None = None) -> IsolationReport:
+def verify_isolation(
+    orchestras: list[Orchestra] | None = None, *, migrations_of: Collection[uuid.UUID] = ()
+) -> IsolationReport:
     if orchestras is None:
         orchestras = list(Orchestra.objects.select_related("server").order_by("subdomain"))
-    checks = check_databases(orchestras)
+    checks = check_databases(orchestras, migrations_of=migrations_of)
     violations: list[str] = []
     by_identity: dict[str, list[DatabaseCheck]] = defaultdict(list)
     for check in checks:

@@ -637,9 +637,8 @@ def _remove_own_stamp(orchestra: Orchestra) -> bool:
 
 def _remove_by_naming_convention(subdomain: str) -> list[str]:
     """Databases, roles and files named `stagesub_<subdomain>_<8 hex>` that no orchestra uses."""
-    pattern = re.compile(
-        rf"^{re.escape(new_database_name(subdomain, suffix=''))}[0-9a-f]{{8}}(\.sqlite3)?$"
-    )
+    prefix = new_database_name(subdomain, suffix="-")[:-1]  # the name without its suffix
+    pattern = re.compile(rf"^{re.escape(prefix)}[0-9a-f]{{8}}(\.sqlite3)?$")
     removed = []
     for server in DatabaseServer.objects.exclude(name__startswith=ADOPTED_SERVER_PREFIX):
         used = set(
