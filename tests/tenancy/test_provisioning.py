@@ -26,6 +26,7 @@ from stagesub.tenancy.models import (
 )
 from stagesub.tenancy.provisioning import (
     PROVISION_STEPS,
+    SWEPT_STEP,
     ProvisioningAbandoned,
     ProvisioningRefused,
     ProvisionRequest,
@@ -248,6 +249,20 @@ def test_a_provisioning_swept_while_alive_stops_and_leaves_nothing(db):
     create_orchestra(_request())  # the subdomain is free again
 
 
+@pytest.mark.parametrize("claimed_at", ["create_admin", "activate"])
+def test_a_row_claimed_by_a_sweeper_is_never_activated(db, claimed_at):
+    # A sweeper has claimed the row (and is still dropping the database) when the slow
+    # provisioning process reaches its next heartbeat, or its activation.
+    def progress(step):
+        if step == claimed_at:
+            Orchestra.objects.filter(subdomain="goteborg").update(provisioning_step=SWEPT_STEP)
+
+    with pytest.raises(ProvisioningAbandoned, match="swept"):
+        create_orchestra(_request(), progress=progress)
+    assert not Orchestra.objects.filter(subdomain="goteborg").exists()
+    assert not get_user_model().objects.filter(username="goteborg-admin").exists()
+
+
 def test_a_stuck_subdomain_is_refused_with_the_way_out(db):
     Orchestra.objects.create(
         subdomain="goteborg",
@@ -319,3 +334,31 @@ def test_a_refused_database_url_leaves_no_server_row(goteborg, backend, tmp_path
             create_orchestra(_request("other", admin_username="o", database_url=url))
         assert set(DatabaseServer.objects.values_list("pk", flat=True)) == servers_before, url
         assert not Orchestra.objects.filter(subdomain="other").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweepers_sweep_each_row_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    long_ago = timezone.now() - timedelta(hours=1)
+    for i in range(4):
+        Orchestra.objects.create(
+            subdomain=f"stuck{i}",
+            name=f"Stuck {i}",
+            provisioning_step="reserve",
+            provisioning_heartbeat_at=long_ago,
+        )
+
+    def sweep(_):
+        try:
+            return [s.subdomain for s in sweep_stale_provisionings(actor_label="t")]
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(4) as pool:
+        swept = [name for names in pool.map(sweep, range(4)) for name in names]
+    assert sorted(swept) == [f"stuck{i}" for i in range(4)]
+    assert AuditEvent.objects.filter(action="orchestra.provisioning_swept").count() == 4
+    assert not Orchestra.objects.exists()
