@@ -150,3 +150,12 @@ def test_resolving_an_unreachable_incident_checks_the_database(goteborg, malmo):
     call_command("resolve_incident", str(incident.pk), "--note", "disk remounted")
     incident.refresh_from_db()
     assert incident.resolved_at is not None and incident.resolution_note == "disk remounted"
+
+
+def test_a_mail_outage_does_not_stop_the_monitor(goteborg, malmo, superadmin, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    _make_unreachable(malmo)
+    assert _run("monitor_isolation") == 2
+    assert IsolationIncident.open_unreachable().get().orchestra == malmo

@@ -391,26 +391,34 @@ def track_unreachable(
     if opened:
         for incident in opened:
             logger.error("unreachable incident #%s: %s", incident.pk, incident.summary)
-        recipients = _superadmin_emails()
-        if recipients:
-            send_mail(
-                "StageSub: orchestra database unreachable"
-                + (f" ({opened[0].orchestra.subdomain})" if len(opened) == 1 else "s"),
-                "StageSub could not reach these orchestra databases:\n\n"
-                + "\n".join(f"- #{i.pk} {i.summary}" for i in opened)
-                + "\n\nTheir pages answer 503 until the database is back. The monitor closes "
-                "each incident by itself when the database answers again (or run "
-                "`stagesub resolve_incident ID`). New orchestras are not blocked.\n",
-                settings.DEFAULT_FROM_EMAIL,
-                recipients,
-                fail_silently=False,
-            )
+        recipients, mailed = _superadmin_emails(), 0
+        try:
+            _mail_unreachable(opened, recipients)
+            mailed = len(recipients)
+        except Exception:
+            # The incidents are recorded (and listed by the command); a mail outage must not
+            # stop this run before it has looked for isolation violations.
+            logger.exception("could not e-mail the superadmins about unreachable databases")
         if notify:
-            notify(
-                f"{len(opened)} unreachable incident(s) opened; "
-                f"{len(recipients)} superadmin(s) e-mailed"
-            )
+            notify(f"{len(opened)} unreachable incident(s) opened; {mailed} superadmin(s) e-mailed")
     return opened
+
+
+def _mail_unreachable(opened: list[IsolationIncident], recipients: list[str]) -> None:
+    if not recipients:
+        return
+    send_mail(
+        "StageSub: orchestra database unreachable"
+        + (f" ({opened[0].orchestra.subdomain})" if len(opened) == 1 else "s"),
+        "StageSub could not reach these orchestra databases:\n\n"
+        + "\n".join(f"- #{i.pk} {i.summary}" for i in opened)
+        + "\n\nTheir pages answer 503 until the database is back. The monitor closes each "
+        "incident by itself when the database answers again (or run "
+        "`stagesub resolve_incident ID`). New orchestras are not blocked.\n",
+        settings.DEFAULT_FROM_EMAIL,
+        recipients,
+        fail_silently=False,
+    )
 
 
 def _close(incident: IsolationIncident, by: str, note: str) -> None:
