@@ -77,10 +77,10 @@ PROVISION_STEPS: list[tuple[str, str]] = [
 Progress = Callable[[str], None]
 # provisioning_step of a row the sweep has taken over: the provisioning process must stop.
 SWEPT_STEP = "swept"
+# Servers registered for a --database-url; the sweep removes one no orchestra uses any more.
+ADOPTED_SERVER_PREFIX = "adopted-"
 _PASSWORD_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "IOl0o1")
 
-
-ADOPTED_SERVER_PREFIX = "adopted-"
 
 _hasher_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stagesub-hash")
 
@@ -208,7 +208,7 @@ def create_orchestra(
 
     def step(key: str) -> None:
         if orchestra is not None:
-            _heartbeat(orchestra, key)
+            heartbeat(orchestra, key)
         notify(key)
         steps.append(key)
 
@@ -297,8 +297,12 @@ def create_orchestra(
     return ProvisionResult(orchestra, username, password, generated, steps)
 
 
-def _heartbeat(orchestra: Orchestra, step: str) -> None:
-    """Commit "alive, at `step`" on the row; stop if the sweep has taken the row over."""
+def heartbeat(orchestra: Orchestra, step: str) -> None:
+    """Commit "alive, at `step`" on a provisioning row; raise if the sweep has taken it over.
+
+    Any code that keeps an orchestra in status "provisioning" (not only create_orchestra)
+    must call this more often than PROVISIONING_STALE_AFTER, or its row will be swept.
+    """
     alive = (
         Orchestra.objects.filter(pk=orchestra.pk, status=Orchestra.Status.PROVISIONING)
         .exclude(provisioning_step=SWEPT_STEP)
