@@ -159,3 +159,10 @@ def test_a_mail_outage_does_not_stop_the_monitor(goteborg, malmo, superadmin, se
     _make_unreachable(malmo)
     assert _run("monitor_isolation") == 2
     assert IsolationIncident.open_unreachable().get().orchestra == malmo
+
+
+def test_check_database_on_an_orchestra_still_provisioning(db, capsys):
+    Orchestra.objects.create(subdomain="young", name="Young", provisioning_step="migrate")
+    assert _run("check_database", "young") == 1
+    out = capsys.readouterr().out
+    assert "still provisioning (step migrate" in out and "not active yet" in out
