@@ -81,6 +81,14 @@ SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
 MAX_UPLOAD_BYTES = int(os.environ.get("STAGESUB_MAX_UPLOAD_MB", "10")) * 1024 * 1024
 # How often `stagesub worker` runs the isolation monitor, in seconds.
 ISOLATION_MONITOR_INTERVAL = int(os.environ.get("STAGESUB_ISOLATION_MONITOR_INTERVAL", "3600"))
+# Seconds each database check of verify_isolation / check_database / monitor_isolation may take
+# (connect, statements, lock waits); a database slower than that is reported unreachable.
+CHECK_TIMEOUT = float(os.environ.get("STAGESUB_CHECK_TIMEOUT", "10"))
+# Databases checked at the same time by those commands.
+CHECK_CONCURRENCY = int(os.environ.get("STAGESUB_CHECK_CONCURRENCY", "8"))
+# A provisioning whose heartbeat is older than this many seconds is presumed dead and swept
+# (database and role dropped, subdomain freed) by the worker or `stagesub sweep_provisioning`.
+PROVISIONING_STALE_AFTER = int(os.environ.get("STAGESUB_PROVISIONING_STALE_AFTER", "300"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",

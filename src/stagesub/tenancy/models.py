@@ -119,6 +119,11 @@ class Orchestra(models.Model):
     # message to deliver). Kept here so a pass over many orchestras opens only the due ones.
     # NULL: nothing scheduled. Lowered by tenancy.due.note_due, recomputed after each pass.
     next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # While provisioning: the step reached and when the provisioning process last showed it was
+    # alive (committed at every step). A row whose heartbeat is older than
+    # PROVISIONING_STALE_AFTER belongs to a dead process and is swept (tenancy.provisioning).
+    provisioning_step = models.CharField(max_length=40, blank=True, default="")
+    provisioning_heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -173,8 +178,22 @@ class MigrationState(models.Model):
 
 
 class IsolationIncident(models.Model):
-    """Two or more orchestras found sharing one physical database (or a wrong stamp)."""
+    """Something the isolation monitor found that a superadmin must look at.
 
+    kind "isolation": orchestras sharing one physical database, or a wrong/missing stamp; blocks
+    new orchestras until resolved. kind "unreachable": one orchestra's database could not be
+    checked; it does not block anything and the monitor resolves it when the database answers.
+    """
+
+    class Kind(models.TextChoices):
+        ISOLATION = "isolation", _("isolation violated")
+        UNREACHABLE = "unreachable", _("database unreachable")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ISOLATION)
+    # The orchestra whose database is unreachable (kind "unreachable" only).
+    orchestra = models.ForeignKey(
+        Orchestra, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
+    )
     opened_at = models.DateTimeField(auto_now_add=True)
     summary = models.TextField()
     details = models.JSONField(default=dict)
@@ -191,7 +210,12 @@ class IsolationIncident(models.Model):
 
     @classmethod
     def open_incidents(cls):
-        return cls.objects.filter(resolved_at__isnull=True)
+        """Open isolation incidents: the ones that block new orchestras."""
+        return cls.objects.filter(resolved_at__isnull=True, kind=cls.Kind.ISOLATION)
+
+    @classmethod
+    def open_unreachable(cls):
+        return cls.objects.filter(resolved_at__isnull=True, kind=cls.Kind.UNREACHABLE)
 
 
 class AuditEvent(models.Model):
