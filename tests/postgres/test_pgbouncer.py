@@ -20,8 +20,10 @@ from django.db import connections as django_connections
 from stagesub.tenancy import connections, use_orchestra
 from stagesub.tenancy.backends import PostgresBackend, ProvisioningError
 from stagesub.tenancy.models import DatabaseServer
-from tests.conftest import login
+from tests.conftest import BACKEND, login
 
+# tests/postgres is not collected on SQLite; this also holds when the file is named explicitly.
+pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL only")
 PGBOUNCER_ADMIN_URL = os.environ.get("STAGESUB_TEST_PGBOUNCER_ADMIN_URL", "")
 through_pgbouncer = pytest.mark.skipif(
     not PGBOUNCER_ADMIN_URL, reason="needs a PgBouncer: STAGESUB_TEST_PGBOUNCER=1"
