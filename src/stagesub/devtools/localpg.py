@@ -73,16 +73,16 @@ class PgBouncer:
 def start_pgbouncer(server_url: str, directory: Path, *, pool_size: int = 20) -> PgBouncer:
     """Start PgBouncer on a free 127.0.0.1 port in front of the server at `server_url`.
 
-    It reaches the server on its Unix socket, so it runs as the user that owns the socket's
-    directory (pgserver's, when we are root: PgBouncer refuses to run as root, and the
-    directory is 0700). Clients log in with SCRAM, checked against pg_shadow through
+    It reaches the server on its Unix socket, so it runs as the server's own user (pgserver's,
+    when we are root: PgBouncer refuses to run as root, and the socket's directory is 0700). Clients log in with SCRAM, checked against pg_shadow through
     auth_user=postgres (trusted on the socket), and PgBouncer passes their SCRAM proof on to
     the server. The admin console takes user postgres with a password made up here.
     """
     query = dict(parse_qsl(urlsplit(server_url).query))
     socket_dir = Path(query.get("host") or "/var/run/postgresql")
     server_port = urlsplit(server_url).port or 5432
-    owner = pwd.getpwuid(socket_dir.stat().st_uid)
+    # The server's own user: the owner of its socket file.
+    owner = pwd.getpwuid((socket_dir / f".s.PGSQL.{server_port}").stat().st_uid)
     directory.mkdir(parents=True, exist_ok=True)
     admin_password = secrets.token_urlsafe(16)
     port = _free_port()
