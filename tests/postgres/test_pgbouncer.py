@@ -14,20 +14,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 import pytest
 from django.conf import settings as django_settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError
 from django.db import connections as django_connections
 
 from stagesub.tenancy import connections, use_orchestra
 from stagesub.tenancy.backends import PostgresBackend, ProvisioningError
 from stagesub.tenancy.models import DatabaseServer
-from tests.conftest import BACKEND, login
+from tests.conftest import BACKEND
 
 # tests/postgres is not collected on SQLite; this also holds when the file is named explicitly.
 pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL only")
 PGBOUNCER_ADMIN_URL = os.environ.get("STAGESUB_TEST_PGBOUNCER_ADMIN_URL", "")
-through_pgbouncer = pytest.mark.skipif(
-    not PGBOUNCER_ADMIN_URL, reason="needs a PgBouncer: STAGESUB_TEST_PGBOUNCER=1"
-)
 
 
 def _server(url: str) -> DatabaseServer:
@@ -105,40 +102,3 @@ def test_orchestra_roles_carry_statement_timeout_and_utc(make_orchestra, setting
         with pytest.raises(OperationalError, match="statement timeout"):
             cursor.execute("SELECT pg_sleep(5)")
         assert time.monotonic() - started < 4
-
-
-@through_pgbouncer
-def test_a_request_reaches_the_orchestra_database_through_pgbouncer(goteborg):
-    def transactions() -> int:
-        stats = _admin_console("SHOW STATS")
-        return sum(s["total_xact_count"] for s in stats if s["database"] == goteborg.database_name)
-
-    before = transactions()
-    client = login(goteborg, "goteborg-admin")
-    assert client.get("/musicians/").status_code == 200
-    assert transactions() > before
-
-
-@through_pgbouncer
-def test_every_server_session_of_an_orchestra_role_is_a_pgbouncer_connection(goteborg):
-    alias = connections.alias_for(goteborg.id)
-    with use_orchestra(goteborg), transaction.atomic(using=alias):
-        with django_connections[alias].cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (backend_pid,) = cursor.fetchone()
-        # While our transaction runs, PgBouncer has linked one of its server connections to us.
-        servers = {
-            s["remote_pid"]
-            for s in _admin_console("SHOW SERVERS")
-            if (s["user"], s["database"]) == (goteborg.database_user, goteborg.database_name)
-        }
-        with psycopg.connect(_direct_url(), autocommit=True) as conn:
-            sessions = {
-                pid
-                for (pid,) in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE usename = %s",
-                    [goteborg.database_user],
-                ).fetchall()
-            }
-    assert backend_pid in servers
-    assert sessions <= servers  # no orchestra session went around the pool
