@@ -74,6 +74,9 @@ ORCHESTRA_CONN_IDLE = float(os.environ.get("STAGESUB_ORCHESTRA_CONN_IDLE", "10")
 # a single statement may run (PostgreSQL; SQLite waits at most the busy timeout for a lock).
 DB_CONNECT_TIMEOUT = int(os.environ.get("STAGESUB_DB_CONNECT_TIMEOUT", "5"))
 DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGESUB_DB_STATEMENT_TIMEOUT", "30"))
+# Seconds after which a fleet operation (backup, restore, move, ...) whose process cannot be
+# seen is taken to have died, so its claim and maintenance page are released.
+FLEET_OPERATION_STALE_AFTER = int(os.environ.get("STAGESUB_FLEET_OPERATION_STALE_AFTER", "21600"))
 # Ready-made copies of the schema template the worker keeps on each PostgreSQL server, so a new
 # orchestra does not wait for CREATE DATABASE (see tenancy.spares). 0 turns them off.
 SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))

@@ -7,4 +7,4 @@ class TenancyConfig(AppConfig):
 
     def ready(self) -> None:
         # connections and signals connect handlers; provisioning registers the stale sweep.
-        from stagesub.tenancy import connections, provisioning, signals  # noqa: F401
+        from stagesub.tenancy import connections, operations, provisioning, signals  # noqa: F401

@@ -24,6 +24,7 @@ UNUSABLE_DATABASE = (OperationalError, InterfaceError, ProgrammingError)
 # Seconds a client is asked to wait before trying again, per kind of 503.
 RETRY_AFTER_BUSY = ConnectionBudgetExhausted.retry_after
 RETRY_AFTER_UNAVAILABLE = 30
+RETRY_AFTER_MAINTENANCE = 30
 
 PLATFORM_URLCONF = "stagesub.urls_platform"
 ORCHESTRA_URLCONF = "stagesub.urls_orchestra"
@@ -49,6 +50,11 @@ class OrchestraRoutingMiddleware:
         if not match.is_orchestra:
             return render(request, "tenancy/no_orchestra.html", status=404)
         orchestra, binding = directory.lookup(match.subdomain)
+        if orchestra is not None and orchestra.maintenance_reason:
+            # A restore, a move or a migration is switching this orchestra's database.
+            response = render(request, "tenancy/maintenance.html", {"busy": orchestra}, status=503)
+            response["Retry-After"] = str(RETRY_AFTER_MAINTENANCE)
+            return response
         if orchestra is None or binding is None:
             if orchestra is not None and orchestra.status == Orchestra.Status.SUSPENDED:
                 return render(

@@ -125,6 +125,17 @@ class Orchestra(models.Model):
     provisioning_step = models.CharField(max_length=40, blank=True, default="")
     provisioning_heartbeat_at = models.DateTimeField(null=True, blank=True)
 
+    # Maintenance: while set, the orchestra's host answers the maintenance page (503 with
+    # Retry-After) and the worker leaves its database alone (a restore or a move is switching
+    # it, or a migration has not finished). Set and cleared by tenancy.operations.
+    maintenance_reason = models.CharField(max_length=200, blank=True, default="")
+    # The fleet operation (backup, restore, move, decommission, ...) running on this orchestra
+    # now, claimed with a conditional UPDATE so a second one is refused while it runs.
+    operation = models.CharField(max_length=40, blank=True, default="")
+    operation_started_at = models.DateTimeField(null=True, blank=True)
+    # "<host>:<pid>" of the process running it, so a killed operation can be told from a live one.
+    operation_owner = models.CharField(max_length=120, blank=True, default="")
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -145,7 +156,7 @@ class Orchestra(models.Model):
 
     @property
     def is_servable(self) -> bool:
-        return self.status == self.Status.ACTIVE
+        return self.status == self.Status.ACTIVE and not self.maintenance_reason
 
     def url(self, base_domain: str | None = None, scheme: str = "http", port: str = "") -> str:
         domain = base_domain or settings.BASE_DOMAIN
@@ -248,3 +259,39 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_run_at:%Y-%m-%d %H:%M}"
+
+
+class RetiredDatabase(models.Model):
+    """A database an orchestra no longer uses, kept for a grace period before it is dropped.
+
+    A restore or a move switches the orchestra to a new database and keeps the previous one
+    here (so `restore --rollback` can switch back); decommissioning keeps the last one. The
+    worker drops each one after `drop_after` (tenancy.operations.drop_due_retired). While kept,
+    its location stays reserved: no orchestra may be routed to it.
+    """
+
+    orchestra = models.ForeignKey(
+        Orchestra, on_delete=models.SET_NULL, null=True, blank=True, related_name="retired"
+    )
+    orchestra_label = models.CharField(max_length=40)
+    server = models.ForeignKey(DatabaseServer, on_delete=models.PROTECT)
+    database_name = models.CharField(max_length=200)
+    database_user = models.CharField(max_length=100, blank=True, default="")
+    database_password_encrypted = models.TextField(blank=True, default="")
+    physical_identity = models.CharField(max_length=100, blank=True, default="")
+    reason = models.CharField(max_length=40)
+    retired_at = models.DateTimeField(auto_now_add=True)
+    drop_after = models.DateTimeField(db_index=True)
+    dropped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-retired_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "database_name"], name="retired_database_location_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "dropped" if self.dropped_at else f"kept until {self.drop_after:%Y-%m-%d}"
+        return f"{self.orchestra_label}: {self.database_name} ({self.reason}, {state})"
