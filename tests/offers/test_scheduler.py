@@ -25,6 +25,7 @@ def test_one_reminder_at_the_reminder_share_then_a_timeout_and_the_next_musician
     need = make_need(goteborg)  # sequential, 48 hours to answer
     with use_orchestra(goteborg):
         first = services.send(need, now=T0).created[0]
+    scheduler.run_due(now=T0)  # the request is delivered: its response window starts
     scheduler.run_due(now=T0 + 35 * HOUR)
     with use_orchestra(goteborg):
         assert kinds(first) == ["request"]  # 75 % of 48 h is 36 h: not yet
@@ -59,6 +60,7 @@ def test_the_reminder_share_is_the_orchestras_setting(goteborg):
     with use_orchestra(goteborg):
         OrchestraSettings.objects.update_or_create(pk=1, defaults={"reminder_percentage": 50})
         offer = services.send(need, now=T0).created[0]
+    scheduler.run_due(now=T0)
     scheduler.run_due(now=T0 + 24 * HOUR)
     with use_orchestra(goteborg):
         assert kinds(offer) == ["request", "reminder"]
@@ -82,6 +84,7 @@ def test_a_paused_need_times_out_but_asks_nobody_new(goteborg):
         offer = services.send(need, now=T0).created[0]
         need.status = "paused"
         need.save(update_fields=["status"])
+    scheduler.run_due(now=T0)
     scheduler.run_due(now=T0 + 48 * HOUR)
     with use_orchestra(goteborg):
         assert Offer.objects.get(pk=offer.pk).status == "timed_out"
@@ -103,12 +106,13 @@ def test_a_broken_orchestra_does_not_stop_the_others(goteborg, malmo, monkeypatc
     for orchestra in (goteborg, malmo):
         with use_orchestra(orchestra):
             services.send(make_need(orchestra), now=T0)
+    scheduler.run_due(now=T0)
     real = scheduler.run_orchestra
 
-    def run(name, now):
+    def run(name, now, deadline):
         if name == goteborg.name:
             raise ConnectionError("database server unreachable")
-        return real(name, now)
+        return real(name, now, deadline)
 
     monkeypatch.setattr(scheduler, "run_orchestra", run)
     report = scheduler.run_due(now=T0 + 48 * HOUR)
