@@ -418,8 +418,13 @@ def prepare_delivery(message: Message, at: datetime.datetime) -> str:
     text is rendered again with the new deadline. Until then the scheduler neither times the
     offer out nor reminds it (offers.scheduler).
     """
-    if message.offer_id is None or message.kind not in ("request", "reminder"):
+    if message.offer_id is None or message.kind == "confirmation":
         return ""
+    requests = Message.objects.filter(offer_id=message.offer_id, kind="request")
+    if message.kind in ("position_filled", "withdrawn"):
+        # Telling someone a request is off only makes sense if the request reached them.
+        reached = requests.filter(status__in=[Message.Status.SENT, Message.Status.SENDING])
+        return "" if reached.exists() else _("Not sent: the request never reached the musician.")
     offer = (
         Offer.objects.select_for_update(of=("self",))
         .select_related("musician", "need__position__instrument", "project")
@@ -432,9 +437,8 @@ def prepare_delivery(message: Message, at: datetime.datetime) -> str:
     if message.kind == "reminder":
         return "" if offer.expires_at > at else _("Not sent: the response time has ended.")
     wait = at - offer.sent_at
-    delivered_before = Message.objects.filter(
-        offer=offer, kind="request", status=Message.Status.SENT
-    ).exists()  # a staff "resend" of a request that arrived once does not restart the window
+    # A staff "resend" of a request that arrived once does not restart the window.
+    delivered_before = requests.filter(status=Message.Status.SENT).exists()
     if wait > LATE_DELIVERY and not delivered_before:
         offer.sent_at, offer.expires_at = at, offer.expires_at + wait
         if offer.reminder_sent_at is None and offer.reminder_due_at is not None:
