@@ -14,8 +14,8 @@ No orchestra may hold up the others:
   server that fails stops delivery for the rest of the batch at once (messaging.delivery);
 - an orchestra that raises (its database is down, say) is logged, looked at again a minute
   later, and the pass goes on;
-- the pass itself stops starting orchestras after `SCHEDULER_PASS_BUDGET` seconds, so the
-  worker gets back to its task queue; the rest are first in the next pass.
+- the pass itself starts no further orchestra after `SCHEDULER_PASS_BUDGET` seconds (it always
+  starts one), so the worker gets back to its task queue; the rest are first in the next pass.
 """
 
 from __future__ import annotations
@@ -164,11 +164,11 @@ def run_due(now: datetime.datetime | None = None) -> PassReport:
     pass_deadline = started + settings.SCHEDULER_PASS_BUDGET
     report = PassReport()
     for orchestra in due_orchestras(now):  # oldest due first
-        if time.monotonic() >= pass_deadline:
+        if (report.orchestras or report.broken) and time.monotonic() >= pass_deadline:
             report.postponed.append(orchestra.subdomain)
             continue  # its due time is untouched, so it is first in the next pass
         seen = orchestra.next_due_at
-        deadline = min(time.monotonic() + settings.SCHEDULER_ORCHESTRA_BUDGET, pass_deadline)
+        deadline = time.monotonic() + settings.SCHEDULER_ORCHESTRA_BUDGET
         try:
             with use_orchestra(orchestra):
                 result = run_orchestra(orchestra.name, now, deadline)
