@@ -64,23 +64,30 @@ def test_a_refused_recipient_fails_only_that_message(goteborg, mail_server):
 
 
 def test_after_an_outage_the_queue_drains_in_the_first_pass_after_the_server_is_back(
-    goteborg, mail_server, settings
+    goteborg, malmo, mail_server, settings
 ):
     with use_orchestra(goteborg):
         services.send(make_need(goteborg, "first_come", 2, count=6), now=T0)
+    malmo_need = make_need(malmo)
     mail_server.stop()
     now = T0
-    for _ in range(10):  # ten failed passes, each when the orchestra is next due
-        assert scheduler.run_due(now=now).orchestras["goteborg"].failed == 1
-        retry = next_due(goteborg)
+    for attempt in range(10):  # ten failed passes, each when mail is next due
+        if attempt == 5:  # Malmö's request is written mid-outage
+            with use_orchestra(malmo):
+                services.send(malmo_need, now=now)
+        report = scheduler.run_due(now=now)
+        assert report.total("failed") == 1 and report.total("sent") == 0  # one try per pass
+        retry = min(t for t in (next_due(goteborg), next_due(malmo)) if t is not None)
         # backing off, but never further than the outage cap (before: doubling to an hour)
         assert now < retry <= now + datetime.timedelta(seconds=settings.MAIL_OUTAGE_RETRY_MAX + 1)
         now = retry
     assert now - T0 > 5 * datetime.timedelta(seconds=settings.MAIL_OUTAGE_RETRY_MAX)
+    # every orchestra's deferred mail waits for the same retry time of the mail server
+    assert next_due(goteborg) == next_due(malmo) == now
     mail_server.start()
     report = scheduler.run_due(now=now)
-    assert report.orchestras["goteborg"].sent == 6
-    assert len({m["Message-ID"] for m in mail_server.received}) == len(mail_server.received) == 6
+    assert (report.orchestras["goteborg"].sent, report.orchestras["malmo"].sent) == (6, 1)
+    assert len({m["Message-ID"] for m in mail_server.received}) == len(mail_server.received) == 7
 
 
 def test_a_request_whose_offer_closed_while_it_waited_is_not_sent(goteborg, mail_server):

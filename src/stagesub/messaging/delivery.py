@@ -78,7 +78,6 @@ class DeliveryReport:
     skipped: int = 0  # not sent on purpose: the offer it was about is no longer open
     recovered: int = 0  # left `sending` by a killed worker, queued again
     unfinished: bool = False  # stopped at the deadline; the rest is still due
-    outage: str = ""  # the mail server's failure, when it had one
 
 
 class _Outages:
@@ -188,21 +187,17 @@ def _start_attempt(pk: int, at: datetime.datetime) -> Message | None:
 
 
 def _settle(message: Message, **fields) -> None:
-    with orchestra_atomic():
-        Message.objects.filter(pk=message.pk).update(**fields)
+    Message.objects.filter(pk=message.pk).update(**fields)  # one statement: atomic on its own
 
 
 def _recover_interrupted(now: datetime.datetime) -> int:
     """Queue again what a killed worker left `sending` (it may have been delivered once)."""
     stale = now - datetime.timedelta(seconds=settings.MAIL_SENDING_STALE)
-    with orchestra_atomic():
-        count = Message.objects.filter(
-            status=Message.Status.SENDING, last_attempt_at__lt=stale
-        ).update(
-            status=Message.Status.QUEUED,
-            next_attempt_at=now,
-            last_error="Interrupted while being sent (it may have arrived once already).",
-        )
+    count = Message.objects.filter(status=Message.Status.SENDING, last_attempt_at__lt=stale).update(
+        status=Message.Status.QUEUED,
+        next_attempt_at=now,
+        last_error="Interrupted while being sent (it may have arrived once already).",
+    )
     if count:
         logger.warning(
             "orchestra %s: %d message(s) interrupted while being sent are queued again",
@@ -215,10 +210,9 @@ def _recover_interrupted(now: datetime.datetime) -> int:
 def _defer(pks: list[int], until: datetime.datetime) -> int:
     if not pks:
         return 0
-    with orchestra_atomic():
-        return Message.objects.filter(pk__in=pks, status=Message.Status.QUEUED).update(
-            next_attempt_at=until
-        )
+    return Message.objects.filter(pk__in=pks, status=Message.Status.QUEUED).update(
+        next_attempt_at=until
+    )
 
 
 def deliver_due(
@@ -250,8 +244,7 @@ def deliver_due(
         return report
     retry_at = outages.retry_at(now)
     if retry_at is not None:
-        report.deferred = _defer(due, retry_at)
-        report.outage = "mail server unreachable"
+        report.deferred = _defer(due, retry_at)  # the server failed moments ago: not again yet
         return report
     sender = _sender(orchestra_name)
     # One SMTP session for the whole batch, opened when the first message is ready.
@@ -299,11 +292,10 @@ def deliver_due(
                 )
                 outages.down(retry)
                 report.deferred = _defer(due[index + 1 :], retry)
-                report.outage = _describe(exc)
                 logger.error(
                     "orchestra %s: mail server unreachable (%s); batch stopped, %d more deferred until %s",
                     subdomain,
-                    report.outage,
+                    _describe(exc),
                     report.deferred,
                     retry.isoformat(timespec="seconds"),
                 )
