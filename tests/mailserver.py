@@ -34,6 +34,8 @@ class _Collect:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.box.refuse:
             return "550 5.1.1 No such mailbox here"
+        if address in self.box.busy:
+            return "450 4.2.1 Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -54,6 +56,7 @@ class MailServer:
         self.port = port or free_port()
         self.received: list[Message] = []
         self.refuse: set[str] = set()  # recipients answered "550 no such mailbox"
+        self.busy: set[str] = set()  # recipients answered "450 try again later"
         self.delay = delay  # seconds between receiving a message and acknowledging it
         self.sessions = 0  # SMTP sessions opened (EHLO greetings)
         self.lock = threading.Lock()

@@ -63,6 +63,23 @@ def test_a_refused_recipient_fails_only_that_message(goteborg, mail_server):
     assert len(mail_server.received) == 3 and not mail_server.to("m01@example.se")
 
 
+def test_a_recipient_busy_for_now_is_retried_later_and_the_batch_goes_on(goteborg, mail_server):
+    with use_orchestra(goteborg):
+        services.send(make_need(goteborg, "first_come", 2, count=4), now=T0)
+    mail_server.busy = {"m00@example.se"}
+    result = scheduler.run_due(now=T0).orchestras["goteborg"]
+    assert (result.sent, result.failed, result.deferred) == (3, 1, 0)
+    assert mail_server.sessions == 1
+    with use_orchestra(goteborg):
+        busy = Message.objects.get(to_email="m00@example.se")
+        assert busy.status == "queued" and "450" in busy.last_error
+        retry = busy.next_attempt_at
+    assert T0 + 30 * SECOND <= retry < T0 + 31 * SECOND  # the message's own backoff
+    mail_server.busy = set()
+    scheduler.run_due(now=retry)
+    assert len(mail_server.to("m00@example.se")) == 1
+
+
 def test_after_an_outage_the_queue_drains_in_the_first_pass_after_the_server_is_back(
     goteborg, malmo, mail_server, settings
 ):
