@@ -295,10 +295,23 @@ else:
     # Embedded default: every message lands as a file in the local mailbox folder.
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = MAILBOX_DIR
+# Seconds one SMTP connect or command may take, so a hung mail server cannot hold the worker
+# (overrides `?timeout=` in STAGESUB_EMAIL_URL; Django's EMAIL_TIMEOUT).
+EMAIL_TIMEOUT = float(os.environ.get("STAGESUB_EMAIL_TIMEOUT", globals().get("EMAIL_TIMEOUT", 10)))
+# Seconds after which a message left "sending" by a killed worker is tried again (longer than
+# any one attempt can take: several EMAIL_TIMEOUTs).
+MAIL_SENDING_STALE = float(os.environ.get("STAGESUB_MAIL_SENDING_STALE", "300"))
+# Longest wait between delivery attempts while the mail server is unreachable (seconds), so the
+# queue drains soon after it comes back.
+MAIL_OUTAGE_RETRY_MAX = float(os.environ.get("STAGESUB_MAIL_OUTAGE_RETRY_MAX", "60"))
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Seconds between scheduler looks at the orchestras that are due (reminders, timeouts, outbox).
 SCHEDULER_INTERVAL = float(os.environ.get("STAGESUB_SCHEDULER_INTERVAL", "0"))
+# Seconds of one scheduler pass per orchestra before it yields to the next one (its remaining
+# work waits for the next pass), and for the whole pass before the worker returns to its queue.
+SCHEDULER_ORCHESTRA_BUDGET = float(os.environ.get("STAGESUB_SCHEDULER_ORCHESTRA_BUDGET", "20"))
+SCHEDULER_PASS_BUDGET = float(os.environ.get("STAGESUB_SCHEDULER_PASS_BUDGET", "120"))
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

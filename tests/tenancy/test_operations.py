@@ -165,3 +165,12 @@ def test_retired_databases_are_dropped_after_their_grace_period(goteborg):
     else:
         assert not backend_for(goteborg.server).role_exists(target.database_user)
     assert operations.drop_due_retired(later) == []  # idempotent
+
+
+def test_the_scheduler_leaves_an_orchestra_in_maintenance_alone(goteborg):
+    from stagesub.tenancy.due import due_orchestras
+
+    Orchestra.objects.filter(pk=goteborg.pk).update(next_due_at=timezone.now())
+    assert list(due_orchestras(timezone.now())) == [goteborg]
+    Orchestra.objects.filter(pk=goteborg.pk).update(maintenance_reason="move")
+    assert list(due_orchestras(timezone.now())) == []
