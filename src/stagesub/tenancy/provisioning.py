@@ -272,7 +272,6 @@ def create_orchestra(
             run_seed_steps(orchestra)
 
         step("create_admin")
-        step("activate")
         with transaction.atomic():
             user = get_user_model().objects.create(
                 username=username,
@@ -281,6 +280,9 @@ def create_orchestra(
                 role="admin",
                 orchestra=orchestra,
             )
+            # Announced only once the administrator exists: announcing a step marks the one
+            # before as done. Inside the transaction, watchers see it when the user is committed.
+            step("activate")
             _activate(orchestra)
             audit.record(
                 "orchestra.created",
