@@ -284,6 +284,8 @@ STORAGES = {
 EMAIL_SUBJECT_PREFIX = "[StageSub] "
 DEFAULT_FROM_EMAIL = os.environ.get("STAGESUB_FROM_EMAIL", f"StageSub <no-reply@{BASE_DOMAIN}>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where orchestras ask the platform for more (shown next to their plan's limits).
+PLATFORM_CONTACT = os.environ.get("STAGESUB_PLATFORM_CONTACT", f"support@{BASE_DOMAIN}")
 MAILBOX_DIR = DATA_DIR / "mailbox"
 _email_url = os.environ.get("STAGESUB_EMAIL_URL", "").strip()
 if _email_url:
