@@ -12,10 +12,11 @@ from stagesub.tenancy.models import (
     IsolationIncident,
     Orchestra,
 )
+from stagesub.tenancy.names import validate_name
 
 
 class OrchestraCreateForm(forms.Form):
-    name = forms.CharField(label=_("Orchestra name"), max_length=200)
+    name = forms.CharField(label=_("Orchestra name"), max_length=200, validators=[validate_name])
     subdomain = forms.CharField(
         label=_("Subdomain"),
         max_length=40,
@@ -23,7 +24,9 @@ class OrchestraCreateForm(forms.Form):
             "The orchestra's address: <subdomain>.%(domain)s. Lower-case letters, digits, hyphens."
         ),
     )
-    contact_name = forms.CharField(label=_("Contact person"), max_length=200, required=False)
+    contact_name = forms.CharField(
+        label=_("Contact person"), max_length=200, required=False, validators=[validate_name]
+    )
     contact_email = forms.EmailField(label=_("Contact e-mail (the administrator's)"))
     admin_username = forms.CharField(
         label=_("Administrator username"),

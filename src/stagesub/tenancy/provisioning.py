@@ -57,6 +57,7 @@ from stagesub.tenancy.models import (
     MigrationState,
     Orchestra,
 )
+from stagesub.tenancy.names import control_characters
 from stagesub.tenancy.scheduler import periodic_job
 from stagesub.tenancy.seeding import run_seed_steps
 from stagesub.urlconfig import InvalidURL, database_settings
@@ -141,6 +142,11 @@ def validate_request(req: ProvisionRequest) -> None:
         raise ProvisioningRefused(f"subdomain {subdomain!r} is already taken by {holder.name}")
     if not req.name.strip():
         raise ProvisioningRefused("the orchestra needs a name")
+    for label, text in (("orchestra name", req.name), ("contact name", req.contact_name)):
+        if found := control_characters(text):
+            raise ProvisioningRefused(
+                f"the {label} contains line breaks or control characters ({', '.join(found)})"
+            )
     if "@" not in req.admin_email:
         raise ProvisioningRefused(f"invalid admin e-mail address {req.admin_email!r}")
     username = req.admin_username or f"{subdomain}-admin"
