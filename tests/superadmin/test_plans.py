@@ -107,3 +107,9 @@ def test_demo_orchestras_are_seeded_well_below_their_limits(goteborg):
         run_demo_steps(goteborg)
     report = usage_report(goteborg)
     assert report and all(item.percent < 80 for item in report), report
+
+
+def test_staff_usage_counts_active_staff_only(goteborg):
+    assert {u.name: u.used for u in usage_report(goteborg)}["staff_users"] == 1
+    goteborg.users.update(is_active=False)
+    assert {u.name: u.used for u in usage_report(goteborg)}["staff_users"] == 0

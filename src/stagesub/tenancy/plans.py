@@ -104,7 +104,7 @@ def current_usage(orchestra) -> dict[str, int]:
     return {
         "musicians": musicians,
         "projects": projects,
-        "staff_users": orchestra.users.count(),
+        "staff_users": orchestra.users.filter(is_active=True).count(),
         "storage_mb": storage_used_mb(orchestra),
     }
 
