@@ -92,6 +92,8 @@ CHECK_CONCURRENCY = int(os.environ.get("STAGESUB_CHECK_CONCURRENCY", "8"))
 # A provisioning whose heartbeat is older than this many seconds is presumed dead and swept
 # (database and role dropped, subdomain freed) by the worker or `stagesub sweep_provisioning`.
 PROVISIONING_STALE_AFTER = int(os.environ.get("STAGESUB_PROVISIONING_STALE_AFTER", "300"))
+# /readyz reports not ready when no worker pass has written its heartbeat for this many seconds.
+WORKER_HEARTBEAT_STALE = int(os.environ.get("STAGESUB_WORKER_HEARTBEAT_STALE", "120"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -119,6 +121,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log record of a request (refusals included) carries its id.
     "stagesub.web.observability.RequestIdMiddleware",
+    # /healthz and /readyz: before the HTTPS redirect and the host check (balancers probe over
+    # http, by address) and before routing (a broken orchestra database must not fail a probe).
+    "stagesub.web.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files before anything that touches a database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -287,6 +292,8 @@ STORAGES = {
 EMAIL_SUBJECT_PREFIX = "[StageSub] "
 DEFAULT_FROM_EMAIL = os.environ.get("STAGESUB_FROM_EMAIL", f"StageSub <no-reply@{BASE_DOMAIN}>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where orchestras ask the platform for more (shown next to their plan's limits).
+PLATFORM_CONTACT = os.environ.get("STAGESUB_PLATFORM_CONTACT", f"support@{BASE_DOMAIN}")
 MAILBOX_DIR = DATA_DIR / "mailbox"
 _email_url = os.environ.get("STAGESUB_EMAIL_URL", "").strip()
 if _email_url:

@@ -99,8 +99,11 @@ class Orchestra(models.Model):
     contact_name = models.CharField(max_length=200, blank=True, default="")
     contact_email = models.EmailField(blank=True, default="")
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.MEDIUM)
-    max_musicians = models.PositiveIntegerField(default=200)
-    max_projects = models.PositiveIntegerField(default=20)
+    # Per-orchestra limits that override the plan's (tenancy.plans); NULL: the plan's limit.
+    musicians_limit = models.PositiveIntegerField(null=True, blank=True)
+    projects_limit = models.PositiveIntegerField(null=True, blank=True)
+    staff_users_limit = models.PositiveIntegerField(null=True, blank=True)
+    storage_mb_limit = models.PositiveIntegerField(null=True, blank=True)
 
     # Where the database lives: a server plus a name on it (PostgreSQL database name, or the
     # SQLite file name inside the data directory). Unique together across all orchestras.
@@ -149,6 +152,20 @@ class Orchestra(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.subdomain})"
+
+    @property
+    def limits(self):
+        from stagesub.tenancy.plans import limits_for
+
+        return limits_for(self)
+
+    @property
+    def max_musicians(self) -> int:
+        return self.limits.musicians
+
+    @property
+    def max_projects(self) -> int:
+        return self.limits.projects
 
     @property
     def has_database(self) -> bool:

@@ -57,6 +57,7 @@ from stagesub.tenancy.models import (
     MigrationState,
     Orchestra,
 )
+from stagesub.tenancy.names import control_characters
 from stagesub.tenancy.scheduler import periodic_job
 from stagesub.tenancy.seeding import run_seed_steps
 from stagesub.urlconfig import InvalidURL, database_settings
@@ -141,6 +142,11 @@ def validate_request(req: ProvisionRequest) -> None:
         raise ProvisioningRefused(f"subdomain {subdomain!r} is already taken by {holder.name}")
     if not req.name.strip():
         raise ProvisioningRefused("the orchestra needs a name")
+    for label, text in (("orchestra name", req.name), ("contact name", req.contact_name)):
+        if found := control_characters(text):
+            raise ProvisioningRefused(
+                f"the {label} contains line breaks or control characters ({', '.join(found)})"
+            )
     if "@" not in req.admin_email:
         raise ProvisioningRefused(f"invalid admin e-mail address {req.admin_email!r}")
     username = req.admin_username or f"{subdomain}-admin"
@@ -272,7 +278,6 @@ def create_orchestra(
             run_seed_steps(orchestra)
 
         step("create_admin")
-        step("activate")
         with transaction.atomic():
             user = get_user_model().objects.create(
                 username=username,
@@ -281,6 +286,9 @@ def create_orchestra(
                 role="admin",
                 orchestra=orchestra,
             )
+            # Announced only once the administrator exists: announcing a step marks the one
+            # before as done. Inside the transaction, watchers see it when the user is committed.
+            step("activate")
             _activate(orchestra)
             audit.record(
                 "orchestra.created",

@@ -7,6 +7,7 @@ from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Worker
 
 from stagesub.tenancy.scheduler import run_due_jobs
+from stagesub.web.health import record_worker_heartbeat
 
 logger = logging.getLogger("stagesub.worker")
 
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         worker_id = f"stagesub-{uuid.uuid4().hex[:8]}"
         while True:
             close_old_connections()
+            record_worker_heartbeat(worker_id)  # read by /readyz
             for name, result in run_due_jobs():
                 self.stdout.write(f"[{name}] {result}")
             # Drain the task queue (provisioning from the console, ...), then come back.
