@@ -244,6 +244,7 @@ class PostgresBackend:
         from psycopg import sql
 
         with self.connect_admin() as conn:
+            self._stop_creators(conn, database_name)
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                     sql.Identifier(database_name)
@@ -251,6 +252,35 @@ class PostgresBackend:
             )
             if role:
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+    @staticmethod
+    def _stop_creators(conn, database_name: str, wait: float = 10.0) -> None:
+        """End sessions still creating (or renaming a spare into) this database.
+
+        A provisioning process killed during CREATE DATABASE leaves its server session running
+        until the copy is done; dropping "if exists" before then finds nothing, and the database
+        appears afterwards, orphaned. Terminating the session aborts the creation instead.
+        """
+        import time
+
+        creating = (
+            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND (query ILIKE 'CREATE DATABASE%%' OR query ILIKE 'ALTER DATABASE%%') "
+            "AND strpos(query, %s) > 0"
+        )
+        pids = [row[0] for row in conn.execute(creating, [database_name]).fetchall()]
+        if not pids:
+            return
+        for pid in pids:
+            conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            alive = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
+            ).fetchone()[0]
+            if not alive:
+                return
+            time.sleep(0.05)
 
     def role_exists(self, role: str) -> bool:
         with self.connect_admin() as conn:
