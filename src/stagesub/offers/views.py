@@ -177,7 +177,9 @@ def _offer_action(request, offer: Offer):
     action = request.POST.get("action", "")
     if action in ("record_yes", "record_no"):
         outcome = services.answer(offer, accepted=action == "record_yes", by=by)
-        if outcome.refused:
+        if outcome.refused == services.REPEATED:
+            messages.info(request, _("This answer was already recorded."))
+        elif outcome.refused:
             messages.error(request, _("The request is no longer waiting for an answer."))
         else:
             messages.success(request, _("The answer was recorded."))
