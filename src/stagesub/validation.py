@@ -1,0 +1,56 @@
+"""Checks on text that people type, shared by forms, services, spreadsheet imports and commands.
+
+Names and addresses travel in line-based formats (e-mail headers, iCalendar, CSV); a line
+break or another control character in them is never meant and breaks those formats, so it is
+refused where the text comes in, with a message next to the field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.utils.translation import gettext_lazy as _
+
+# C0 and C1 control characters (line breaks and tabs included) and Unicode's line separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Multi-line text (schedules, notes) keeps its tabs and line breaks.
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+_email = EmailValidator()
+
+
+def has_control_characters(value: str) -> bool:
+    return bool(_CONTROL.search(value))
+
+
+def single_line(value: str) -> None:
+    """A form field validator: no line breaks or other control characters."""
+    if has_control_characters(value):
+        raise ValidationError(
+            _("Remove the line breaks and other invisible characters."), code="control_characters"
+        )
+
+
+def strip_control_characters(text: str) -> str:
+    """Multi-line text for line-based formats: one kind of line break, no other controls."""
+    text = re.sub(r"\r\n?|[\u2028\u2029\x85]", "\n", text)
+    return _CONTROL_IN_TEXT.sub("", text)
+
+
+def email_address(value: str) -> str:
+    """The address, trimmed; ValidationError (code "invalid") unless it is one valid address."""
+    value = value.strip()
+    if has_control_characters(value):
+        raise ValidationError(
+            _("An e-mail address cannot contain line breaks or invisible characters."),
+            code="invalid",
+        )
+    try:
+        _email(value)
+    except ValidationError:
+        raise ValidationError(
+            _("Enter a valid e-mail address, like name@example.se."), code="invalid"
+        ) from None
+    return value
