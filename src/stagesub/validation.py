@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 from django.core.validators import EmailValidator
 from django.utils.translation import gettext_lazy as _
 
@@ -54,3 +54,31 @@ def email_address(value: str) -> str:
             _("Enter a valid e-mail address, like name@example.se."), code="invalid"
         ) from None
     return value
+
+
+# --- ids posted by our own forms --------------------------------------------------------------
+
+_MAX_ID = 2**63 - 1  # the largest value of a BigAutoField (PostgreSQL bigint, SQLite INTEGER)
+
+
+def parse_id(value: str | None) -> int | None:
+    """A database id as a form posts it: ASCII digits within the column's range, else None.
+
+    (str.isdigit() also says yes to "²" and "١٢", which int() then refuses or reads.)
+    """
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if number <= _MAX_ID else None
+
+
+def require_id(value: str | None) -> int:
+    """parse_id for a view: a malformed id is a bad request (400), never a server error."""
+    number = parse_id(value)
+    if number is None:
+        raise BadRequest("Malformed id.")
+    return number
+
+
+def require_ids(values: list[str]) -> list[int]:
+    return [require_id(value) for value in values]
