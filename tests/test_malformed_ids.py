@@ -313,3 +313,9 @@ def test_the_fixture_reaches_every_action(goteborg, world):
         assert RankingList.objects.get().entries.count() == 2
         assert Instrument.objects.filter(pk=world["instrument_pk"]).exists()
     assert client.post(_url("projects:apply_template", world), {"template": "0"}).status_code == 404
+
+
+def test_an_odd_instrument_in_the_musician_filter_is_ignored(goteborg):
+    client = login(goteborg, "goteborg-admin")
+    for bad in BAD:
+        assert client.get("/musicians/", {"instrument": bad}).status_code == 200, bad

@@ -12,10 +12,12 @@ from stagesub.tenancy.models import (
     IsolationIncident,
     Orchestra,
 )
+from stagesub.validation import email_address, single_line
 
 
 class OrchestraCreateForm(forms.Form):
-    name = forms.CharField(label=_("Orchestra name"), max_length=200)
+    # One line: the name goes into e-mail subjects and calendar names.
+    name = forms.CharField(label=_("Orchestra name"), max_length=200, validators=[single_line])
     subdomain = forms.CharField(
         label=_("Subdomain"),
         max_length=40,
@@ -23,8 +25,15 @@ class OrchestraCreateForm(forms.Form):
             "The orchestra's address: <subdomain>.%(domain)s. Lower-case letters, digits, hyphens."
         ),
     )
-    contact_name = forms.CharField(label=_("Contact person"), max_length=200, required=False)
-    contact_email = forms.EmailField(label=_("Contact e-mail (the administrator's)"))
+    contact_name = forms.CharField(
+        label=_("Contact person"), max_length=200, required=False, validators=[single_line]
+    )
+    contact_email = forms.CharField(
+        label=_("Contact e-mail (the administrator's)"),
+        max_length=254,
+        validators=[email_address],
+        widget=forms.EmailInput,
+    )
     admin_username = forms.CharField(
         label=_("Administrator username"),
         max_length=150,
