@@ -286,12 +286,16 @@ def test_bad_values_in_forms_are_refused_and_change_nothing(goteborg, world, nam
 
 
 def _post_bad_values(goteborg, world, name, fields, field, ok):
+    _post_bad_values_of(BAD, goteborg, world, name, fields, field, ok)
+
+
+def _post_bad_values_of(values, goteborg, world, name, fields, field, ok):
     client = login(goteborg, "goteborg-admin")
     url = _url(name, world)
     body = {k: v.format(**world) for k, v in fields.items()}
     field, pattern = field if isinstance(field, tuple) else (field, "{}")
     before, wrong = _snapshot(goteborg), []
-    for bad in BAD:
+    for bad in values:
         status = client.post(url, {**body, field: pattern.format(bad)}).status_code
         if not ok(status):
             wrong.append((bad, status))
@@ -319,3 +323,29 @@ def test_an_odd_instrument_in_the_musician_filter_is_ignored(goteborg):
     client = login(goteborg, "goteborg-admin")
     for bad in BAD:
         assert client.get("/musicians/", {"instrument": bad}).status_code == 200, bad
+
+
+# Free-text fields posted outside a Django form (forms refuse NUL themselves): PostgreSQL
+# refuses a NUL byte with an error, so it must be refused before it reaches the database.
+TEXT_FIELDS = [
+    ("rankings:create", {"position": "{viola_pk}", "list_type": "A"}, "description"),
+    ("rankings:action", {"action": "describe"}, "description"),
+    ("projects:plist_action", {"action": "template"}, "template_name"),
+    ("roster:instrument_create", {"action": "create"}, "name"),
+    ("roster:instrument_action", {"action": "rename"}, "name"),
+    ("roster:instrument_action", {"action": "add_position"}, "name"),
+    ("roster:position_action", {"action": "rename"}, "name"),
+]
+
+
+@pytest.mark.parametrize(("name", "fields", "field"), TEXT_FIELDS)
+def test_a_nul_in_free_text_is_refused_and_changes_nothing(goteborg, world, name, fields, field):
+    _post_bad_values_of(
+        ["Viola\x00", "\x00"], goteborg, world, name, fields, field, ok=lambda s: s in (302, 400)
+    )
+
+
+@pytest.mark.parametrize("path", ["/musicians/", "/projects/", "/rankings/"])
+def test_a_nul_in_a_search_is_no_server_error(goteborg, world, path):
+    client = login(goteborg, "goteborg-admin")
+    assert client.get(path, {"q": "a\x00b"}).status_code in (200, 400)

@@ -22,7 +22,7 @@ from stagesub.rankings.models import RankingList
 from stagesub.rankings.views import reorder_response
 from stagesub.roster.collation import swedish_key
 from stagesub.roster.models import Position
-from stagesub.validation import has_control_characters, require_id, require_ids
+from stagesub.validation import has_control_characters, require_id, require_ids, single_line
 
 
 def _errors(request, error: ValidationError) -> None:
@@ -328,7 +328,9 @@ def plist_action(request, project_id, list_id):
                 version=require_id(request.POST.get("version")),
             )
         elif action == "template":
-            services.save_as_template(project_list, request.POST.get("template_name", ""))
+            template_name = request.POST.get("template_name", "")
+            single_line(template_name)
+            services.save_as_template(project_list, template_name)
             messages.success(request, _("Saved as a template."))
         elif action == "delete":
             list_services.require_confirmation(request.POST.get("confirm", ""))

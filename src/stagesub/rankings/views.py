@@ -15,7 +15,7 @@ from stagesub.rankings import services
 from stagesub.rankings.models import RankingList
 from stagesub.roster.forms import grouped_positions
 from stagesub.roster.models import Position
-from stagesub.validation import parse_id, require_id, require_ids
+from stagesub.validation import parse_id, require_id, require_ids, single_line
 
 
 @login_required
@@ -40,9 +40,11 @@ def overview(request):
 @require_POST
 def create(request):
     position = get_object_or_404(Position, pk=require_id(request.POST.get("position")))
+    description = request.POST.get("description", "")
     try:
+        single_line(description)
         ranking_list = services.create_list(
-            position, request.POST.get("list_type", ""), request.POST.get("description", "")
+            position, request.POST.get("list_type", ""), description
         )
     except ValidationError as error:
         for message in error.messages:
@@ -94,7 +96,9 @@ def action(request, ranking_list_id):
                 ranking_list, require_id(request.POST.get("entry")), version=_version(request)
             )
         elif kind == "describe":
-            services.update_description(ranking_list, request.POST.get("description", ""))
+            description = request.POST.get("description", "")
+            single_line(description)
+            services.update_description(ranking_list, description)
         elif kind == "clear":
             services.clear_list(ranking_list, confirm=request.POST.get("confirm", ""))
             messages.success(request, _("The list was cleared."))

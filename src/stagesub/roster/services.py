@@ -206,6 +206,10 @@ def _checked_name(
     name = name.strip()
     if not name:
         raise ValidationError({"name": empty})
+    try:
+        single_line(name)  # (and PostgreSQL refuses a NUL with an error)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
     clash = siblings.filter(name__iexact=name)
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
