@@ -20,6 +20,9 @@ _counter = itertools.count(1)
 # tests/postgres/ holds behaviour that only PostgreSQL has (roles, CONNECT privileges, row
 # locks); the SQLite run does not collect it rather than reporting it as skipped.
 collect_ignore_glob = [] if BACKEND == "postgresql" else ["postgres/*"]
+# tests/pgbouncer/ needs the PgBouncer that the suite starts with STAGESUB_TEST_PGBOUNCER=1.
+if not os.environ.get("STAGESUB_TEST_PGBOUNCER_ADMIN_URL"):
+    collect_ignore_glob.append("pgbouncer/*")
 
 
 @pytest.fixture(autouse=True)

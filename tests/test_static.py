@@ -11,6 +11,7 @@ from django.contrib.staticfiles import finders
         "stagesub/vendor/htmx.min.js",
         "stagesub/vendor/Sortable.min.js",
         "stagesub/sortable-lists.js",
+        "stagesub/app.js",
     ],
 )
 def test_static_file_is_found(path):

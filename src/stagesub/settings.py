@@ -10,8 +10,11 @@ import os
 import secrets
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
 from stagesub.filemodes import private_directory
 from stagesub.urlconfig import database_settings, email_settings
+from stagesub.web import observability
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -45,22 +48,36 @@ SECRET_KEY = _secret_key()
 
 BASE_DOMAIN = os.environ.get("STAGESUB_BASE_DOMAIN", "localhost").strip().lower().rstrip(".")
 ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
-# How links in e-mails reach an orchestra's host (the worker has no request to copy them from).
-PUBLIC_SCHEME = os.environ.get(
-    "STAGESUB_PUBLIC_SCHEME", "http" if BASE_DOMAIN == "localhost" else "https"
+# Served over HTTPS (directly or by a TLS-terminating proxy): secure cookies, redirect, HSTS.
+# Off by default only on a localhost base domain, where the demo runs on plain http.
+HTTPS = _env_bool(
+    "STAGESUB_HTTPS", default=not (BASE_DOMAIN == "localhost" or BASE_DOMAIN.endswith(".localhost"))
 )
+# How links in e-mails reach an orchestra's host (the worker has no request to copy them from).
+PUBLIC_SCHEME = os.environ.get("STAGESUB_PUBLIC_SCHEME", "https" if HTTPS else "http")
 PUBLIC_PORT = os.environ.get("STAGESUB_PUBLIC_PORT", "8000" if BASE_DOMAIN == "localhost" else "")
 
 # A PostgreSQL server URL (without database name) with rights to create databases and roles.
 # When set, new orchestras get PostgreSQL databases there; otherwise SQLite files in DATA_DIR.
 TENANT_SERVER_URL = os.environ.get("STAGESUB_TENANT_SERVER_URL", "").strip()
 
-# Open orchestra connections one thread keeps before closing the least recently used.
-MAX_OPEN_ORCHESTRA_CONNECTIONS = int(
-    os.environ.get("STAGESUB_MAX_OPEN_ORCHESTRA_CONNECTIONS", "32")
-)
-# Seconds an orchestra connection is kept open between requests (Django's CONN_MAX_AGE).
-ORCHESTRA_CONN_MAX_AGE = int(os.environ.get("STAGESUB_ORCHESTRA_CONN_MAX_AGE", "300"))
+# Orchestra database connections one process may hold at once (all threads together). Size it
+# so that processes × budget (+ the control database's connections) stays below the database
+# server's max_connections, or PgBouncer's pool (docs/operations.md, Connections).
+MAX_ORCHESTRA_CONNECTIONS = int(os.environ.get("STAGESUB_MAX_ORCHESTRA_CONNECTIONS", "8"))
+# Seconds a request waits for a free slot before it is answered 503 with Retry-After.
+ORCHESTRA_CONNECTION_WAIT = float(os.environ.get("STAGESUB_ORCHESTRA_CONNECTION_WAIT", "2"))
+# Seconds an orchestra connection is reused at most (Django's CONN_MAX_AGE), and seconds an
+# unused one stays open before the process closes it.
+ORCHESTRA_CONN_MAX_AGE = int(os.environ.get("STAGESUB_ORCHESTRA_CONN_MAX_AGE", "60"))
+ORCHESTRA_CONN_IDLE = float(os.environ.get("STAGESUB_ORCHESTRA_CONN_IDLE", "10"))
+# Every database connection (control and orchestras): seconds to establish it, and the longest
+# a single statement may run (PostgreSQL; SQLite waits at most the busy timeout for a lock).
+DB_CONNECT_TIMEOUT = int(os.environ.get("STAGESUB_DB_CONNECT_TIMEOUT", "5"))
+DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGESUB_DB_STATEMENT_TIMEOUT", "30"))
+# Seconds after which a fleet operation (backup, restore, move, ...) whose process cannot be
+# seen is taken to have died, so its claim and maintenance page are released.
+FLEET_OPERATION_STALE_AFTER = int(os.environ.get("STAGESUB_FLEET_OPERATION_STALE_AFTER", "21600"))
 # Ready-made copies of the schema template the worker keeps on each PostgreSQL server, so a new
 # orchestra does not wait for CREATE DATABASE (see tenancy.spares). 0 turns them off.
 SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
@@ -68,6 +85,14 @@ SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
 MAX_UPLOAD_BYTES = int(os.environ.get("STAGESUB_MAX_UPLOAD_MB", "10")) * 1024 * 1024
 # How often `stagesub worker` runs the isolation monitor, in seconds.
 ISOLATION_MONITOR_INTERVAL = int(os.environ.get("STAGESUB_ISOLATION_MONITOR_INTERVAL", "3600"))
+# Seconds each database check of verify_isolation / check_database / monitor_isolation may take
+# (connect, statements, lock waits); a database slower than that is reported unreachable.
+CHECK_TIMEOUT = float(os.environ.get("STAGESUB_CHECK_TIMEOUT", "10"))
+# Databases checked at the same time by those commands.
+CHECK_CONCURRENCY = int(os.environ.get("STAGESUB_CHECK_CONCURRENCY", "8"))
+# A provisioning whose heartbeat is older than this many seconds is presumed dead and swept
+# (database and role dropped, subdomain freed) by the worker or `stagesub sweep_provisioning`.
+PROVISIONING_STALE_AFTER = int(os.environ.get("STAGESUB_PROVISIONING_STALE_AFTER", "300"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -77,10 +102,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "csp",
     # control side
     "stagesub.tenancy",
     "stagesub.accounts",
     "stagesub.superadmin",
+    "stagesub.web",
     # orchestra side (each orchestra's own database)
     "stagesub.orchestra",
     "stagesub.roster",
@@ -91,7 +118,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log record of a request (refusals included) carries its id.
+    "stagesub.web.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files before anything that touches a database.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "stagesub.tenancy.middleware.OrchestraRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "stagesub.locale_middleware.LanguageMiddleware",
@@ -140,6 +172,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Tests: a file, not Django's shared in-memory database, whose table locks fail at once
     # instead of waiting; threads in concurrency tests write the control database too.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "control-test.sqlite3")}
+else:
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "connect_timeout": DB_CONNECT_TIMEOUT,
+        "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT * 1000}",
+    }
 DATABASE_ROUTERS = ["stagesub.tenancy.router.OrchestraRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -158,9 +196,33 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
-# Failed logins allowed per window, counted per client address and per username.
-LOGIN_THROTTLE_ATTEMPTS = int(os.environ.get("STAGESUB_LOGIN_THROTTLE_ATTEMPTS", "5"))
+# Login throttling (accounts.throttling, design in docs/architecture.md): failed logins are
+# counted in the control database over a sliding window of this many seconds.
 LOGIN_THROTTLE_WINDOW = int(os.environ.get("STAGESUB_LOGIN_THROTTLE_WINDOW", "900"))
+# Failures per window for one account from clients it does not know, all addresses together.
+LOGIN_THROTTLE_ACCOUNT_ATTEMPTS = int(
+    os.environ.get("STAGESUB_LOGIN_THROTTLE_ACCOUNT_ATTEMPTS", "10")
+)
+# Failures per window for one account from one known device (cookie) or one known address.
+LOGIN_THROTTLE_KNOWN_ATTEMPTS = int(os.environ.get("STAGESUB_LOGIN_THROTTLE_KNOWN_ATTEMPTS", "5"))
+# Failures per window from one address over all usernames (clients unknown to the account).
+LOGIN_THROTTLE_ADDRESS_ATTEMPTS = int(
+    os.environ.get("STAGESUB_LOGIN_THROTTLE_ADDRESS_ATTEMPTS", "30")
+)
+# Days a successful login keeps its browser (signed cookie) and its address known to the account.
+LOGIN_KNOWN_DEVICE_DAYS = int(os.environ.get("STAGESUB_LOGIN_KNOWN_DEVICE_DAYS", "180"))
+LOGIN_KNOWN_ADDRESS_DAYS = int(os.environ.get("STAGESUB_LOGIN_KNOWN_ADDRESS_DAYS", "30"))
+
+from stagesub.accounts.clientaddr import parse_networks as _client_networks  # noqa: E402
+
+# Client addresses (accounts.clientaddr): how many proxies in front append to X-Forwarded-For,
+# and/or their networks (comma-separated CIDRs). Default: trust none, the client is REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = int(os.environ.get("STAGESUB_TRUSTED_PROXY_COUNT", "0"))
+TRUSTED_PROXIES = _client_networks(
+    os.environ.get("STAGESUB_TRUSTED_PROXIES", ""), setting="STAGESUB_TRUSTED_PROXIES"
+)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ValueError("STAGESUB_TRUSTED_PROXY_COUNT must be 0 or more")
 
 # Host-only cookies: no SESSION_COOKIE_DOMAIN, so a Göteborg session is never sent to Malmö.
 SESSION_COOKIE_DOMAIN = None
@@ -168,20 +230,35 @@ CSRF_COOKIE_DOMAIN = None
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 12
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_SSL_REDIRECT = _env_bool("STAGESUB_SSL_REDIRECT", default=not DEBUG)
-SECURE_HSTS_SECONDS = int(os.environ.get("STAGESUB_HSTS_SECONDS", "0" if DEBUG else "31536000"))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_SSL_REDIRECT = _env_bool("STAGESUB_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("STAGESUB_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = False
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if _env_bool("STAGESUB_BEHIND_PROXY") else None
 )
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# No inline script, no inline handler, no eval: scripts and styles come from our static files
+# only (templates/tests check it: tests/web/test_csp.py). htmx is told not to eval or inject
+# styles (meta htmx-config in base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "sv"
 LANGUAGES = [("sv", "Svenska"), ("en", "English")]
@@ -193,6 +270,20 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+# Hashed, compressed static files (collected by `stagesub serve`), which WhiteNoise serves with
+# far-future cache headers. Off only where nothing runs collectstatic (the test suite, where
+# the finders serve the source files).
+STATIC_MANIFEST = _env_bool("STAGESUB_STATIC_MANIFEST", default=True)
+# Made now so WhiteNoise finds the folder even before the first collectstatic (tests, runserver).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 EMAIL_SUBJECT_PREFIX = "[StageSub] "
 DEFAULT_FROM_EMAIL = os.environ.get("STAGESUB_FROM_EMAIL", f"StageSub <no-reply@{BASE_DOMAIN}>")
@@ -205,22 +296,36 @@ else:
     # Embedded default: every message lands as a file in the local mailbox folder.
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = MAILBOX_DIR
+# Seconds one SMTP connect or command may take, so a hung mail server cannot hold the worker
+# (overrides `?timeout=` in STAGESUB_EMAIL_URL; Django's EMAIL_TIMEOUT).
+EMAIL_TIMEOUT = float(os.environ.get("STAGESUB_EMAIL_TIMEOUT", globals().get("EMAIL_TIMEOUT", 10)))
+# Seconds after which a message left "sending" by a killed worker is tried again (longer than
+# any one attempt can take: several EMAIL_TIMEOUTs).
+MAIL_SENDING_STALE = float(os.environ.get("STAGESUB_MAIL_SENDING_STALE", "300"))
+# Longest wait between delivery attempts while the mail server is unreachable (seconds), so the
+# queue drains soon after it comes back.
+MAIL_OUTAGE_RETRY_MAX = float(os.environ.get("STAGESUB_MAIL_OUTAGE_RETRY_MAX", "60"))
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Seconds between scheduler looks at the orchestras that are due (reminders, timeouts, outbox).
 SCHEDULER_INTERVAL = float(os.environ.get("STAGESUB_SCHEDULER_INTERVAL", "0"))
+# Seconds of one scheduler pass per orchestra before it yields to the next one (its remaining
+# work waits for the next pass), and for the whole pass before the worker returns to its queue.
+SCHEDULER_ORCHESTRA_BUDGET = float(os.environ.get("STAGESUB_SCHEDULER_ORCHESTRA_BUDGET", "20"))
+SCHEDULER_PASS_BUDGET = float(os.environ.get("STAGESUB_SCHEDULER_PASS_BUDGET", "120"))
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "stagesub": {
-            "handlers": ["console"],
-            "level": os.environ.get("STAGESUB_LOG_LEVEL", "INFO"),
-        },
-    },
-}
+# Logs go to stdout: plain lines, or one JSON object per line (STAGESUB_LOG_FORMAT=json); each
+# record carries the request id, host and orchestra (stagesub.web.observability).
+LOGGING = observability.logging_config(
+    level=os.environ.get("STAGESUB_LOG_LEVEL", "INFO").strip().upper(),
+    fmt=os.environ.get("STAGESUB_LOG_FORMAT", "plain").strip().lower(),
+)
+# Unhandled errors are also reported to Sentry when a DSN is given (pip install stagesub[sentry]).
+# Kept out of the settings namespace (lower case), so no settings listing ever shows it.
+_sentry_dsn = os.environ.get("STAGESUB_SENTRY_DSN", "").strip()
+if _sentry_dsn:
+    observability.init_sentry(
+        _sentry_dsn, environment=os.environ.get("STAGESUB_SENTRY_ENVIRONMENT")
+    )

@@ -18,3 +18,5 @@ urlpatterns = [
     path("", include("stagesub.messaging.urls")),
     path("settings/", orchestra_settings, name="settings"),
 ]
+
+handler500 = "stagesub.web.views.server_error"

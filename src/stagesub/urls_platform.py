@@ -13,3 +13,5 @@ urlpatterns = [
     path("language/", set_language, name="set_language"),
     path("superadmin/", include("stagesub.superadmin.urls")),
 ]
+
+handler500 = "stagesub.web.views.server_error"

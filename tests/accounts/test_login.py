@@ -56,7 +56,7 @@ def test_orchestra_admin_cannot_log_in_on_platform(goteborg):
 
 
 def test_login_throttled_after_repeated_failures(goteborg, settings):
-    settings.LOGIN_THROTTLE_ATTEMPTS = 3
+    settings.LOGIN_THROTTLE_ACCOUNT_ATTEMPTS = 3
     client = host_client(goteborg)
     for _ in range(3):
         assert (

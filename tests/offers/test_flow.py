@@ -130,18 +130,25 @@ def test_a_mail_outage_delays_mail_but_loses_and_repeats_nothing(goteborg, mail_
         assert Message.objects.count() == 6
     mail_server.stop()  # the mail server refuses connections
     report = scheduler.run_due(now=T0)
-    assert report.orchestras[goteborg.subdomain].failed == 6
+    # the first refused connection stops the batch: the other five are not even tried
+    assert (
+        report.orchestras[goteborg.subdomain].failed,
+        report.orchestras["goteborg"].deferred,
+    ) == (1, 5)
     with use_orchestra(goteborg):
-        assert Message.objects.filter(status="queued", attempts=1).count() == 6
+        assert Message.objects.filter(status="queued").count() == 6
+        assert sorted(Message.objects.values_list("attempts", flat=True)) == [0] * 5 + [1]
         retry_at = Message.objects.first().next_attempt_at
         assert retry_at > T0
+        assert set(Message.objects.values_list("next_attempt_at", flat=True)) == {retry_at}
     # before the backoff has passed nothing is tried again
     assert Orchestra.objects.get(pk=goteborg.pk).next_due_at == retry_at
     assert scheduler.run_due(now=T0 + datetime.timedelta(seconds=5)).orchestras == {}
     # still down at the first retry
     scheduler.run_due(now=retry_at)
     with use_orchestra(goteborg):
-        assert Message.objects.filter(status="queued", attempts=2).count() == 6
+        assert Message.objects.filter(status="queued").count() == 6
+        assert sorted(Message.objects.values_list("attempts", flat=True)) == [0] * 5 + [2]
         retry_at = Message.objects.first().next_attempt_at
     mail_server.start()
     scheduler.run_due(now=retry_at)

@@ -92,7 +92,7 @@ def test_stamp_mismatch_refuses_the_connection(goteborg, malmo, tmp_path):
         DatabaseStamp.objects.count()
 
 
-@override_settings(MAX_OPEN_ORCHESTRA_CONNECTIONS=3)
+@override_settings(MAX_ORCHESTRA_CONNECTIONS=3)
 def test_open_connections_are_bounded(make_orchestra):
     orchestras = [make_orchestra() for _ in range(6)]
     for orchestra in orchestras:

@@ -1,6 +1,7 @@
 """verify_isolation / monitor_isolation / check_database / resolve_incident, on real databases."""
 
 import json
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -8,9 +9,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from stagesub.tenancy.isolation import verify_isolation
-from stagesub.tenancy.models import IsolationIncident, Orchestra
+from stagesub.tenancy.models import AuditEvent, DatabaseServer, IsolationIncident, Orchestra
 from stagesub.tenancy.provisioning import ProvisioningRefused, ProvisionRequest, create_orchestra
 from tests.conftest import point_at_same_database
+from tests.mailserver import free_port
 
 
 def _run(command, *args):
@@ -92,3 +94,75 @@ def test_worker_runs_the_monitor(goteborg, malmo, tmp_path, superadmin):
     point_at_same_database(malmo, goteborg, tmp_path)
     call_command("worker", "--once")
     assert IsolationIncident.open_incidents().count() == 1
+
+
+def _make_unreachable(orchestra):
+    """Break the orchestra's database the way operators meet it; returns the repair."""
+    if orchestra.server.kind == "sqlite":
+        path = Path(orchestra.server.url) / orchestra.database_name
+        moved = path.with_name(path.name + ".moved-away")
+        path.rename(moved)
+        return lambda: moved.rename(path)
+    nobody = DatabaseServer(name="nobody-listens", kind=DatabaseServer.Kind.POSTGRESQL)
+    nobody.set_url(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    nobody.save()
+    Orchestra.objects.filter(pk=orchestra.pk).update(server=nobody)
+    return lambda: Orchestra.objects.filter(pk=orchestra.pk).update(server=orchestra.server)
+
+
+def test_monitor_opens_an_unreachable_incident_mails_once_and_closes_it(
+    goteborg, malmo, superadmin, mail_server, capsys
+):
+    repair = _make_unreachable(malmo)
+    assert _run("monitor_isolation") == 2
+    incident = IsolationIncident.open_unreachable().get()
+    assert incident.kind == "unreachable" and incident.orchestra == malmo
+    assert "malmo: database unreachable" in capsys.readouterr().out
+    # Not an isolation incident: nothing is blocked.
+    assert not IsolationIncident.open_incidents().exists()
+    mails = mail_server.to(superadmin.email)
+    assert len(mails) == 1 and "malmo" in mails[0]["Subject"]
+    if malmo.server.kind == "sqlite":  # the check did not create an empty file in its place
+        assert not (Path(malmo.server.url) / malmo.database_name).exists()
+
+    assert _run("monitor_isolation") == 2  # still down: same incident, no second mail
+    assert IsolationIncident.open_unreachable().count() == 1
+    assert len(mail_server.to(superadmin.email)) == 1
+    create_orchestra(ProvisionRequest(subdomain="new", name="New", admin_email="n@example.org"))
+
+    repair()
+    assert _run("monitor_isolation") == 0
+    incident.refresh_from_db()
+    assert incident.resolved_at is not None and incident.resolved_by == "monitor"
+    assert AuditEvent.objects.filter(
+        action="isolation.incident_resolved", orchestra=malmo, details__incident=incident.pk
+    ).exists()
+    assert len(mail_server.to(superadmin.email)) == 1
+
+
+def test_resolving_an_unreachable_incident_checks_the_database(goteborg, malmo):
+    repair = _make_unreachable(malmo)
+    _run("monitor_isolation")
+    incident = IsolationIncident.open_unreachable().get()
+    with pytest.raises(CommandError, match="still unreachable"):
+        call_command("resolve_incident", str(incident.pk))
+    repair()
+    call_command("resolve_incident", str(incident.pk), "--note", "disk remounted")
+    incident.refresh_from_db()
+    assert incident.resolved_at is not None and incident.resolution_note == "disk remounted"
+
+
+def test_a_mail_outage_does_not_stop_the_monitor(goteborg, malmo, superadmin, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    _make_unreachable(malmo)
+    assert _run("monitor_isolation") == 2
+    assert IsolationIncident.open_unreachable().get().orchestra == malmo
+
+
+def test_check_database_on_an_orchestra_still_provisioning(db, capsys):
+    Orchestra.objects.create(subdomain="young", name="Young", provisioning_step="migrate")
+    assert _run("check_database", "young") == 1
+    out = capsys.readouterr().out
+    assert "still provisioning (step migrate" in out and "not active yet" in out

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import math
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from stagesub.accounts import throttling
+from stagesub.accounts import devices, throttling
+from stagesub.accounts.clientaddr import client_address
 from stagesub.tenancy import audit
 
 
@@ -13,33 +16,36 @@ class HostAuthenticationForm(AuthenticationForm):
 
     On an orchestra's host only that orchestra's users get in; on the platform host only
     superadmins. A refusal looks exactly like a wrong password (no account discovery), and is
-    written to the platform audit log.
+    written to the platform audit log. Every password check goes through the throttle first.
     """
 
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "throttled": _("Too many login attempts. Try again in 15 minutes."),
-    }
-
-    throttled = False
+    attempt: throttling.Attempt | None = None
 
     def clean(self):
-        username = (self.data.get("username") or "").strip()
-        ip = audit.client_ip(self.request)
-        if throttling.is_throttled(ip=ip, username=username):
-            self.throttled = True
-            audit.record(
-                "login.throttled",
-                request=self.request,
-                orchestra=self.request.orchestra,
-                username=username[:150],
+        username = self.cleaned_data.get("username")
+        if username is None or not self.cleaned_data.get("password"):
+            return super().clean()  # no password will be checked: the fields say what is missing
+        host = self.request.get_host()
+        self.attempt = throttling.begin(
+            username=username,
+            address=client_address(self.request),
+            device=devices.read(self.request),
+            host=host,
+        )
+        if self.attempt.throttled:
+            throttling.note_throttled(self.attempt, orchestra=self.request.orchestra, host=host)
+            minutes = math.ceil(self.attempt.retry_after / 60)
+            raise forms.ValidationError(
+                ngettext(
+                    "Too many login attempts. Try again in %(minutes)d minute.",
+                    "Too many login attempts. Try again in %(minutes)d minutes.",
+                    minutes,
+                ),
+                code="throttled",
+                params={"minutes": minutes},
             )
-            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
-        try:
-            return super().clean()
-        except forms.ValidationError:
-            throttling.record_failure(ip=ip, username=username, host=self.request.get_host())
-            raise
+        # A failure below leaves the attempt counted; the view reports a success.
+        return super().clean()
 
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)

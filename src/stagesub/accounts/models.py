@@ -41,12 +41,74 @@ class User(AbstractUser):
 
 
 class LoginAttempt(models.Model):
-    """Failed logins, counted per client address and per username to throttle guessing."""
+    """One password check for an account, kept for the throttle window (accounts.throttling).
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    username = models.CharField(max_length=150, db_index=True)
+    The row is written before the password is checked and removed again if the login
+    succeeds, so in-flight checks already count: concurrent guesses cannot overrun a budget.
+    """
+
+    class Channel(models.TextChoices):
+        # Which budget the attempt spends: see accounts.throttling.
+        UNKNOWN = "unknown", "unknown client"
+        DEVICE = "device", "known device"
+        ADDRESS = "address", "known address"
+
+    at = models.DateTimeField(db_index=True)
+    # The account as authentication normalises it (throttling.account_key), existing or not.
+    account = models.CharField(max_length=254)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    device = models.CharField(max_length=32, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
     host = models.CharField(max_length=255, blank=True, default="")
 
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "channel", "at"], name="loginattempt_account"),
+            models.Index(fields=["ip", "channel", "at"], name="loginattempt_address"),
+        ]
+
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.username} from {self.ip}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.account} from {self.ip} ({self.channel})"
+
+
+class KnownAddress(models.Model):
+    """An address that logged in to an account successfully: it gets its own failure budget."""
+
+    account = models.CharField(max_length=254)
+    ip = models.GenericIPAddressField()
+    last_login_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "ip"], name="knownaddress_account_ip")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} from {self.ip}"
+
+
+class ThrottleNotice(models.Model):
+    """The one audit event per throttled account or address and window, and its count.
+
+    The unique key makes concurrent processes agree on a single audit row to update.
+    """
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account", "account"
+        ADDRESS = "address", "address"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    key = models.CharField(max_length=254)
+    window_start = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField(default=0)
+    audit_event = models.OneToOneField("tenancy.AuditEvent", on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key", "window_start"], name="throttlenotice_once_per_window"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} from {self.window_start:%Y-%m-%d %H:%M}: {self.count}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 
-from stagesub.accounts import throttling
+from stagesub.accounts import devices, throttling
 from stagesub.accounts.forms import HostAuthenticationForm
 from stagesub.tenancy import audit
 
@@ -14,14 +14,18 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         user = form.get_user()
-        throttling.clear_failures(username=user.get_username())
+        attempt = form.attempt
+        throttling.succeeded(attempt)
         audit.record("login", actor=user, orchestra=self.request.orchestra, request=self.request)
-        return super().form_valid(form)
+        response = super().form_valid(form)
+        devices.remember(response, attempt.device, attempt.account)
+        return response
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
-        if form.throttled:
+        if form.attempt is not None and form.attempt.throttled:
             response.status_code = 429
+            response["Retry-After"] = str(form.attempt.retry_after)
         return response
 
 

@@ -1,15 +1,36 @@
-"""Delivering the bound orchestra's outbox: one message per transaction, retried with backoff.
+"""Delivering the bound orchestra's outbox: each attempt recorded before the SMTP call.
 
-Each message is claimed under a row lock (SKIP LOCKED on PostgreSQL, so two workers never hold
-the same message; SQLite serialises writers), handed to the SMTP server, and marked sent in the
-same transaction. A refused or failed hand-over only raises `attempts` and moves
-`next_attempt_at` later; the message stays queued until a server accepts it.
+One message at a time:
+
+1. claim it (a row lock: SKIP LOCKED on PostgreSQL, so two workers never take the same message;
+   SQLite serialises writers), ask the registered checks whether it should still go out (an
+   offer's request that is no longer open is cancelled instead), and commit it as `sending`
+   with the attempt time;
+2. hand it to the SMTP server, outside any transaction (no lock is held during network I/O);
+3. commit the outcome: `sent`; `queued` again with a later `next_attempt_at`; or `failed` when
+   the server refused this message for good (a 5xx answer about it).
+
+A worker killed between 1 and 3 leaves the message `sending`; after `MAIL_SENDING_STALE`
+seconds it is queued again. It may have reached the server, so it may arrive twice: at most
+that one message per killed worker (the Message-ID header is stable, so the copy is
+recognisable).
+
+Failures come in two sorts. A refusal of one message (its recipient, its content) fails that
+message only and the batch goes on. A failure of the server itself (refused or timed-out
+connection, dropped session, 421) stops the batch at once: the rest of it is deferred without
+being tried, and other orchestras delivering in this process defer too until the retry time
+(the outage is per mail server, and mail settings are the platform's). Outage retries back off
+from 15 s to at most `MAIL_OUTAGE_RETRY_MAX`, so the queue drains soon after the server is back.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import smtplib
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,18 +46,70 @@ from stagesub.tenancy.context import current_binding, orchestra_atomic
 
 logger = logging.getLogger("stagesub.messaging")
 
-BACKOFF_START = 30  # seconds after the first failure
-BACKOFF_CAP = 3600  # never wait more than an hour between attempts
+BACKOFF_START = 30  # seconds after a message's first refusal
+BACKOFF_CAP = 3600  # never wait more than an hour between attempts at a refused message
+OUTAGE_BACKOFF_START = 15  # seconds after the mail server first failed
+
+# A check run just before a message is sent, inside the claiming transaction: it returns why
+# the message must not go out any more ("" to send it) and may update the message's text.
+SendCheck = Callable[[Message, datetime.datetime], str]
+_checks: list[SendCheck] = []
+
+
+def check_before_sending(check: SendCheck) -> SendCheck:
+    _checks.append(check)
+    return check
 
 
 def backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(seconds=min(BACKOFF_CAP, BACKOFF_START * 2 ** max(0, attempts - 1)))
 
 
+def outage_backoff(attempts: int) -> datetime.timedelta:
+    seconds = OUTAGE_BACKOFF_START * 2 ** max(0, attempts - 1)
+    return datetime.timedelta(seconds=min(settings.MAIL_OUTAGE_RETRY_MAX, seconds))
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # attempts that failed (the message is retried later, or refused for good)
+    deferred: int = 0  # not tried: the mail server was unreachable
+    skipped: int = 0  # not sent on purpose: the offer it was about is no longer open
+    recovered: int = 0  # left `sending` by a killed worker, queued again
+    unfinished: bool = False  # stopped at the deadline; the rest is still due
+
+
+class _Outages:
+    """Per mail server (backend, host, port): when this process may try it again.
+
+    Shared by every orchestra a worker delivers for, so one unreachable server costs one
+    timeout per retry interval, not one per orchestra.
+    """
+
+    def __init__(self) -> None:
+        self._until: dict[tuple, datetime.datetime] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _server() -> tuple:
+        return (settings.EMAIL_BACKEND, getattr(settings, "EMAIL_HOST", ""), settings.EMAIL_PORT)
+
+    def retry_at(self, now: datetime.datetime) -> datetime.datetime | None:
+        with self._lock:
+            until = self._until.get(self._server())
+        return until if until is not None and until > now else None
+
+    def down(self, until: datetime.datetime) -> None:
+        with self._lock:
+            self._until[self._server()] = until
+
+    def up(self) -> None:
+        with self._lock:
+            self._until.pop(self._server(), None)
+
+
+outages = _Outages()
 
 
 def _sender(orchestra_name: str) -> str:
@@ -65,23 +138,103 @@ def _email(message: Message, sender: str, connection) -> EmailMessage:
             path_of(project_file.stored).read_bytes(),
             project_file.stored.content_type,
         )
+    email.message()  # build it now: a broken message is this message's fault, not the server's
     return email
 
 
-def _claim(pk: int, now: datetime.datetime) -> Message | None:
+def _refusal_code(exc: Exception) -> int | None:
+    """The SMTP code when the server refused this one message; None when the session failed."""
+    code = None
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code = max((c for c, _text in exc.recipients.values()), default=None)
+    elif isinstance(exc, smtplib.SMTPDataError):
+        code = exc.smtp_code
+    # 421: "service not available, closing the channel" is about the server, not the message.
+    return None if code is None or code == 421 else code
+
+
+def _claim(pk: int, at: datetime.datetime) -> Message | None:
     alias = current_binding().alias
-    rows = Message.objects.filter(pk=pk, status=Message.Status.QUEUED, next_attempt_at__lte=now)
+    rows = Message.objects.filter(pk=pk, status=Message.Status.QUEUED, next_attempt_at__lte=at)
     if connections[alias].features.has_select_for_update_skip_locked:
         rows = rows.select_for_update(skip_locked=True)
     return rows.first()
 
 
+def _start_attempt(pk: int, at: datetime.datetime) -> Message | None:
+    """Claim the message and commit the attempt (or its cancellation) before any SMTP call."""
+    with orchestra_atomic():
+        message = _claim(pk, at)
+        if message is None:
+            return None  # another worker has it, or it is no longer due
+        reason = next((r for r in (check(message, at) for check in _checks) if r), "")
+        if reason:
+            message.status, message.last_error = Message.Status.CANCELLED, reason[:500]
+        else:
+            message.status, message.last_attempt_at = Message.Status.SENDING, at
+            message.attempts += 1
+        message.save(
+            update_fields=[
+                "status",
+                "last_error",
+                "last_attempt_at",
+                "attempts",
+                "subject",
+                "body",
+            ]
+        )
+    return message
+
+
+def _settle(message: Message, **fields) -> None:
+    Message.objects.filter(pk=message.pk).update(**fields)  # one statement: atomic on its own
+
+
+def _recover_interrupted(now: datetime.datetime) -> int:
+    """Queue again what a killed worker left `sending` (it may have been delivered once)."""
+    stale = now - datetime.timedelta(seconds=settings.MAIL_SENDING_STALE)
+    count = Message.objects.filter(status=Message.Status.SENDING, last_attempt_at__lt=stale).update(
+        status=Message.Status.QUEUED,
+        next_attempt_at=now,
+        last_error="Interrupted while being sent (it may have arrived once already).",
+    )
+    if count:
+        logger.warning(
+            "orchestra %s: %d message(s) interrupted while being sent are queued again",
+            current_binding().subdomain,
+            count,
+        )
+    return count
+
+
+def _defer(pks: list[int], until: datetime.datetime) -> int:
+    if not pks:
+        return 0
+    return Message.objects.filter(pk__in=pks, status=Message.Status.QUEUED).update(
+        next_attempt_at=until
+    )
+
+
 def deliver_due(
-    *, orchestra_name: str, now: datetime.datetime | None = None, limit: int = 500
+    *,
+    orchestra_name: str,
+    now: datetime.datetime | None = None,
+    limit: int = 500,
+    deadline: float | None = None,
 ) -> DeliveryReport:
-    """Send the queued messages whose time has come (at most `limit`)."""
+    """Send the queued messages whose time has come (at most `limit`, until the monotonic
+    `deadline`; what is left stays due)."""
     now = now or timezone.now()
+    started = time.monotonic()
+
+    def clock() -> datetime.datetime:
+        # The pass's time, moving on as the batch takes time (attempt times must not lag
+        # behind, or another worker could take a message in flight for an interrupted one).
+        return now + datetime.timedelta(seconds=time.monotonic() - started)
+
     report = DeliveryReport()
+    subdomain = current_binding().subdomain
+    report.recovered = _recover_interrupted(now)
     due = list(
         Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
         .order_by("next_attempt_at", "pk")
@@ -89,45 +242,103 @@ def deliver_due(
     )
     if not due:
         return report
+    retry_at = outages.retry_at(now)
+    if retry_at is not None:
+        report.deferred = _defer(due, retry_at)  # the server failed moments ago: not again yet
+        return report
     sender = _sender(orchestra_name)
-    # One SMTP session for the whole batch (after a failure, a fresh one for the rest).
+    # One SMTP session for the whole batch, opened when the first message is ready.
     connection = get_connection(fail_silently=False)
-    _open(connection)
     try:
-        for pk in due:
-            with orchestra_atomic():
-                message = _claim(pk, now)
-                if message is None:
-                    continue  # another worker has it, or it is already sent
-                try:
-                    _email(message, sender, connection).send()
-                except Exception as exc:  # the mail server's problem: retry later
-                    message.attempts += 1
-                    message.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    message.next_attempt_at = now + backoff(message.attempts)
-                    message.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-                    report.failed += 1
-                    logger.warning("delivery of message %s failed: %s", message.pk, exc)
-                    _reset(connection)
-                    _open(connection)
+        for index, pk in enumerate(due):
+            if deadline is not None and time.monotonic() >= deadline:
+                report.unfinished = True
+                break
+            message = _start_attempt(pk, clock())
+            if message is None:
+                continue
+            if message.status == Message.Status.CANCELLED:
+                report.skipped += 1
+                logger.info(
+                    "orchestra %s: %s %s not sent: %s",
+                    subdomain,
+                    message.kind,
+                    message.pk,
+                    message.last_error,
+                )
+                continue
+            try:
+                email = _email(message, sender, connection)
+            except Exception as exc:  # a missing attachment, say: retry this one later
+                _message_failed(message, exc, None, clock(), subdomain)
+                report.failed += 1
+                continue
+            try:
+                connection.open()
+                email.send()
+            except Exception as exc:
+                code = _refusal_code(exc)
+                report.failed += 1
+                if code is not None:
+                    _message_failed(message, exc, code, clock(), subdomain)
                     continue
-                message.status, message.sent_at = Message.Status.SENT, now
-                message.attempts += 1
-                message.save(update_fields=["status", "sent_at", "attempts"])
-                report.sent += 1
+                # The server itself failed: stop here and defer the rest of the batch.
+                retry = clock() + outage_backoff(message.attempts)
+                _settle(
+                    message,
+                    status=Message.Status.QUEUED,
+                    last_error=_describe(exc),
+                    next_attempt_at=retry,
+                )
+                outages.down(retry)
+                report.deferred = _defer(due[index + 1 :], retry)
+                logger.error(
+                    "orchestra %s: mail server unreachable (%s); batch stopped, %d more deferred until %s",
+                    subdomain,
+                    _describe(exc),
+                    report.deferred,
+                    retry.isoformat(timespec="seconds"),
+                )
+                _close(connection)
+                break
+            _settle(message, status=Message.Status.SENT, sent_at=clock())
+            outages.up()
+            report.sent += 1
     finally:
-        _reset(connection)
+        _close(connection)
     return report
 
 
-def _open(connection) -> None:
-    try:
-        connection.open()
-    except Exception:  # the send that follows reports the failure per message
-        logger.debug("opening the mail connection failed", exc_info=True)
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _reset(connection) -> None:
+def _message_failed(
+    message: Message, exc: Exception, code: int | None, at: datetime.datetime, subdomain: str
+) -> None:
+    if code is not None and code >= 500:
+        _settle(message, status=Message.Status.FAILED, last_error=_describe(exc))
+        outcome = "refused for good"
+    else:
+        _settle(
+            message,
+            status=Message.Status.QUEUED,
+            last_error=_describe(exc),
+            next_attempt_at=at + backoff(message.attempts),
+        )
+        outcome = "to be retried"
+    logger.warning(
+        "orchestra %s: %s %s to %s %s: %s",
+        subdomain,
+        message.kind,
+        message.pk,
+        message.to_email,
+        outcome,
+        _describe(exc),
+    )
+
+
+def _close(connection) -> None:
     try:
         connection.close()
     except Exception:  # closing a broken connection must not hide the real error
@@ -135,6 +346,15 @@ def _reset(connection) -> None:
 
 
 def next_due() -> datetime.datetime | None:
-    return Message.objects.filter(status=Message.Status.QUEUED).aggregate(t=Min("next_attempt_at"))[
-        "t"
-    ]
+    """When the bound orchestra's outbox next needs the worker: a queued message's attempt, or
+    the moment a message left `sending` counts as interrupted."""
+    queued = Message.objects.filter(status=Message.Status.QUEUED).aggregate(
+        t=Min("next_attempt_at")
+    )["t"]
+    sending = Message.objects.filter(status=Message.Status.SENDING).aggregate(
+        t=Min("last_attempt_at")
+    )["t"]
+    if sending is not None:
+        sending += datetime.timedelta(seconds=settings.MAIL_SENDING_STALE)
+    times = [t for t in (queued, sending) if t is not None]
+    return min(times) if times else None

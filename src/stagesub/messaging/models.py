@@ -42,13 +42,21 @@ class Message(models.Model):
 
     Written in the same transaction as the state change that causes it (an offer, an answer,
     a reminder), so a message exists exactly when its cause does. The worker delivers queued
-    messages; a failed attempt is retried with backoff, and the row is never deleted, so an
-    outage delays mail but neither loses nor repeats it.
+    messages (messaging.delivery); a failed attempt is retried with backoff, and the row is
+    never deleted, so an outage delays mail but does not lose it.
+
+    An attempt is committed as `sending` before the SMTP call, so a worker killed mid-call can
+    repeat at most that one message (after `STAGESUB_MAIL_SENDING_STALE` seconds).
     """
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Being sent")
         SENT = "sent", _("Sent")
+        # Not sent, on purpose: the offer it was about is no longer open (reason in last_error).
+        CANCELLED = "cancelled", _("Not sent")
+        # The mail server refused this message for good (a 5xx answer about it).
+        FAILED = "failed", _("Refused")
 
     # The Message-ID header: stable across retries, so a receiving server that did get an
     # attempt whose acknowledgement was lost can recognise the copy.
@@ -70,6 +78,8 @@ class Message(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     last_error = models.CharField(max_length=500, blank=True, default="")
+    # When the latest attempt started (committed before the SMTP call).
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
 

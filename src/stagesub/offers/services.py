@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from stagesub.messaging import outbox
 from stagesub.messaging.models import Message
-from stagesub.messaging.rendering import Templates
+from stagesub.messaging.rendering import Templates, render
 from stagesub.offers import engine, selection, tokens
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import next_readable_id
@@ -40,6 +40,8 @@ from stagesub.tenancy.models import Orchestra
 RETRIES = 3
 # Outcome.refused for an answer that repeats the one already recorded.
 REPEATED = "repeated"
+# A request delivered later than this after it was queued starts its response window anew.
+LATE_DELIVERY = datetime.timedelta(minutes=1)
 
 
 @dataclass
@@ -413,3 +415,43 @@ def remind(offer_pk: int, *, now: datetime.datetime) -> bool:
         _queue("reminder", offer, _orchestra(), now)
         note_due(now)
     return True
+
+
+def prepare_delivery(message: Message, at: datetime.datetime) -> str:
+    """Just before a request or reminder goes out (messaging.delivery, in its transaction):
+    why it must not be sent any more, or "" to send it.
+
+    The response window starts when the request is delivered: a request that waited in the
+    outbox (a mail outage) moves its offer's deadline and reminder time on by the wait, and its
+    text is rendered again with the new deadline. Until then the scheduler neither times the
+    offer out nor reminds it (offers.scheduler).
+    """
+    if message.offer_id is None or message.kind == "confirmation":
+        return ""
+    requests = Message.objects.filter(offer_id=message.offer_id, kind="request")
+    if message.kind in ("position_filled", "withdrawn"):
+        # Telling someone a request is off only makes sense if the request reached them.
+        reached = requests.filter(status__in=[Message.Status.SENT, Message.Status.SENDING])
+        return "" if reached.exists() else _("Not sent: the request never reached the musician.")
+    offer = (
+        Offer.objects.select_for_update(of=("self",))
+        .select_related("musician", "need__position__instrument", "project")
+        .get(pk=message.offer_id)
+    )
+    if offer.status != engine.PENDING:
+        return _("Not sent: the request is no longer open (%(state)s).") % {
+            "state": offer.get_status_display()
+        }
+    if message.kind == "reminder":
+        return "" if offer.expires_at > at else _("Not sent: the response time has ended.")
+    wait = at - offer.sent_at
+    # A staff "resend" of a request that arrived once does not restart the window.
+    delivered_before = requests.filter(status=Message.Status.SENT).exists()
+    if wait > LATE_DELIVERY and not delivered_before:
+        offer.sent_at, offer.expires_at = at, offer.expires_at + wait
+        if offer.reminder_sent_at is None and offer.reminder_due_at is not None:
+            offer.reminder_due_at += wait
+        offer.save(update_fields=["sent_at", "expires_at", "reminder_due_at"])
+        values = message_values(offer, _orchestra(), attachments=len(message.attachment_ids))
+        message.subject, message.body = render(message.kind, message.language, values)
+    return ""

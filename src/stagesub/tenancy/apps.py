@@ -6,4 +6,5 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy (control plane)"
 
     def ready(self) -> None:
-        from stagesub.tenancy import connections, signals  # noqa: F401  (connect handlers)
+        # connections and signals connect handlers; provisioning registers the stale sweep.
+        from stagesub.tenancy import connections, operations, provisioning, signals  # noqa: F401

@@ -6,7 +6,11 @@ from stagesub.tenancy.models import AuditEvent, Orchestra
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    # Behind a load balancer REMOTE_ADDR is the balancer: take the client from the trusted
+    # proxy chain, as login throttling does.
+    from stagesub.accounts.clientaddr import client_address
+
+    return client_address(request) or None
 
 
 def record(

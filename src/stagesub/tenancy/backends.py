@@ -66,9 +66,14 @@ class SQLiteBackend:
     def file_name(self, subdomain: str) -> str:
         return new_database_name(subdomain) + ".sqlite3"
 
-    def settings_for_path(self, path: Path) -> dict:
+    def settings_for_path(self, path: Path, *, create: bool = False) -> dict:
+        """Connection settings; an orchestra's file is opened read-write only, never created.
+
+        `create` is for building a template, the one database that comes into being by
+        connecting (see tenancy.rw_sqlite3 for why orchestra files must not).
+        """
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "django.db.backends.sqlite3" if create else "stagesub.tenancy.rw_sqlite3",
             "NAME": str(path),
             "OPTIONS": dict(SQLITE_OPTIONS),
         }
@@ -100,15 +105,53 @@ class SQLiteBackend:
                 candidate.unlink()
 
 
+# PgBouncer's default port, for a server URL that names a pool host but no port.
+PGBOUNCER_PORT = 6432
+
+
 class PostgresBackend:
+    """A PostgreSQL server; orchestra connections optionally through a PgBouncer in front of it.
+
+    The server URL may carry the pooler's address as `?pool_host=...&pool_port=...`. Admin work
+    (databases, roles, spares, templates, advisory locks) always goes straight to the server;
+    only orchestra connections go through the pool, in transaction pooling mode, so they use
+    nothing that lives in a session (see `_settings` and docs/operations.md, PgBouncer).
+    """
+
     kind = DatabaseServer.Kind.POSTGRESQL
 
     def __init__(self, server: DatabaseServer):
         self.server = server
         self.admin_settings = database_settings(server.url)
+        # Popped here so they never reach psycopg, which would refuse them as unknown options.
+        options = self.admin_settings["OPTIONS"]
+        pool_host = options.pop("pool_host", "").strip()
+        pool_port = options.pop("pool_port", "").strip()
+        if pool_port and not pool_host:
+            raise ProvisioningError(f"database server {server.name!r}: pool_port without pool_host")
+        if pool_port and not pool_port.isdigit():
+            raise ProvisioningError(
+                f"database server {server.name!r}: pool_port must be a number, not {pool_port!r}"
+            )
+        self.pool: tuple[str, str] | None = (
+            (pool_host, pool_port or str(PGBOUNCER_PORT)) if pool_host else None
+        )
 
     def _settings(self, name: str, user: str, password: str) -> dict:
-        return {**self.admin_settings, "NAME": name, "USER": user, "PASSWORD": password}
+        settings_dict = {
+            **self.admin_settings,
+            "NAME": name,
+            "USER": user,
+            "PASSWORD": password,
+            "OPTIONS": with_timeouts(self.admin_settings["OPTIONS"], pooled=self.pool is not None),
+        }
+        if self.pool is not None:
+            settings_dict["HOST"], settings_dict["PORT"] = self.pool
+            # Transaction pooling hands each transaction whichever server connection is free:
+            # a statement prepared or a cursor declared on one is missing on the next.
+            settings_dict["OPTIONS"]["prepare_threshold"] = None
+            settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = True
+        return settings_dict
 
     def database_settings(self, orchestra: Orchestra) -> dict:
         from stagesub.crypto import decrypt_secret
@@ -176,6 +219,17 @@ class PostgresBackend:
                     "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role}"
                 ).format(db=sql.Identifier(database_name), role=sql.Identifier(role))
             )
+            # Session settings belong to the role, not to the connection: a pooled connection
+            # may not send `options`, and Django skips its SET TIME ZONE when the server
+            # already reports UTC.
+            conn.execute(sql.SQL("ALTER ROLE {} SET timezone = 'UTC'").format(sql.Identifier(role)))
+            if settings.DB_STATEMENT_TIMEOUT:
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+                        sql.Identifier(role),
+                        sql.Literal(f"{int(settings.DB_STATEMENT_TIMEOUT * 1000)}ms"),
+                    )
+                )
         with self.connect_admin(database_name) as conn:
             # Tables in the template belong to the template owner; hand them to this
             # orchestra's role, and let it read the server identity for isolation checks.
@@ -204,6 +258,24 @@ class PostgresBackend:
                 conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
                 is not None
             )
+
+
+def with_timeouts(options: dict, *, pooled: bool = False) -> dict:
+    """PostgreSQL connection options with the configured connect and statement timeouts.
+
+    A hung server then costs a request at most the connect timeout, a runaway query at most
+    the statement timeout (settings.DB_CONNECT_TIMEOUT / DB_STATEMENT_TIMEOUT), instead of
+    stalling a thread (and, through it, every orchestra that thread would serve next).
+    Through PgBouncer (`pooled`) the `options` startup parameter is refused; the statement
+    timeout then comes from the role (set at provisioning, see create_from_template).
+    """
+    options = dict(options)
+    options.setdefault("connect_timeout", settings.DB_CONNECT_TIMEOUT)
+    if pooled:
+        options.pop("options", None)
+    elif settings.DB_STATEMENT_TIMEOUT and "options" not in options:
+        options["options"] = f"-c statement_timeout={int(settings.DB_STATEMENT_TIMEOUT * 1000)}"
+    return options
 
 
 def generate_password() -> str:

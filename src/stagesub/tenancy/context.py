@@ -63,10 +63,17 @@ def bind(binding: Binding) -> Iterator[Binding]:
 
     token = _binding.set(binding)
     try:
-        connections.touch(binding.alias)
+        # A slot of the process's connection budget, and the stamp confirmed on a reused
+        # connection, before the block may run a single query.
+        lease = connections.acquire(binding)
+    except BaseException:
+        _binding.reset(token)
+        raise
+    try:
         yield binding
     finally:
         _binding.reset(token)
+        connections.release(lease)
 
 
 def orchestra_atomic(**kwargs):

@@ -43,6 +43,14 @@ def set_next_due(orchestra_id: uuid.UUID, when: datetime.datetime | None, *, see
 
 
 def due_orchestras(now: datetime.datetime):
-    return Orchestra.objects.filter(
-        status=Orchestra.Status.ACTIVE, next_due_at__lte=now
-    ).select_related("server")
+    """Active orchestras with work due, the longest waiting first (fairness: one that a pass
+    cut short or postponed keeps its old time and so comes before those that were served).
+    Orchestras in maintenance (a restore or move switching their database) wait: their due
+    time stays, so they come first once the switch is done."""
+    return (
+        Orchestra.objects.filter(
+            status=Orchestra.Status.ACTIVE, maintenance_reason="", next_due_at__lte=now
+        )
+        .select_related("server")
+        .order_by("next_due_at", "pk")
+    )

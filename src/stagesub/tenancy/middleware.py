@@ -5,15 +5,26 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, ProgrammingError
 from django.shortcuts import render
 from django.urls import set_urlconf
 
 from stagesub.tenancy.binding import directory
+from stagesub.tenancy.connections import ConnectionBudgetExhausted
 from stagesub.tenancy.context import TenancyError, bind
 from stagesub.tenancy.hosts import parse_host
 from stagesub.tenancy.models import Orchestra
 
 logger = logging.getLogger("stagesub.tenancy")
+
+# Errors that say an orchestra's database cannot be used right now (down, hung past its
+# timeout, missing, schema broken), as opposed to a bug in a view: IntegrityError and
+# DataError are not here and stay 500s.
+UNUSABLE_DATABASE = (OperationalError, InterfaceError, ProgrammingError)
+# Seconds a client is asked to wait before trying again, per kind of 503.
+RETRY_AFTER_BUSY = ConnectionBudgetExhausted.retry_after
+RETRY_AFTER_UNAVAILABLE = 30
+RETRY_AFTER_MAINTENANCE = 30
 
 PLATFORM_URLCONF = "stagesub.urls_platform"
 ORCHESTRA_URLCONF = "stagesub.urls_orchestra"
@@ -39,6 +50,11 @@ class OrchestraRoutingMiddleware:
         if not match.is_orchestra:
             return render(request, "tenancy/no_orchestra.html", status=404)
         orchestra, binding = directory.lookup(match.subdomain)
+        if orchestra is not None and orchestra.maintenance_reason:
+            # A restore, a move or a migration is switching this orchestra's database.
+            response = render(request, "tenancy/maintenance.html", {"busy": orchestra}, status=503)
+            response["Retry-After"] = str(RETRY_AFTER_MAINTENANCE)
+            return response
         if orchestra is None or binding is None:
             if orchestra is not None and orchestra.status == Orchestra.Status.SUSPENDED:
                 return render(
@@ -47,8 +63,13 @@ class OrchestraRoutingMiddleware:
             return render(request, "tenancy/no_orchestra.html", status=404)
         request.orchestra = orchestra
         self._use_urlconf(request, ORCHESTRA_URLCONF)
-        with bind(binding):
-            return self.get_response(request)
+        try:
+            with bind(binding):
+                return self.get_response(request)
+        except (TenancyError, ConnectionBudgetExhausted, *UNUSABLE_DATABASE) as exc:
+            # Raised while binding (no slot free, the stamp check on a reused connection):
+            # nothing of the request has run yet.
+            return self.refusal(request, exc)
 
     @staticmethod
     def _use_urlconf(request, urlconf: str) -> None:
@@ -58,10 +79,28 @@ class OrchestraRoutingMiddleware:
         set_urlconf(urlconf)
 
     def process_exception(self, request, exception):
+        if request.orchestra is None:
+            return None
+        if isinstance(exception, (TenancyError, ConnectionBudgetExhausted, *UNUSABLE_DATABASE)):
+            return self.refusal(request, exception)
+        return None
+
+    @staticmethod
+    def refusal(request, exception):
+        """The friendly 503 for an orchestra whose database may not or cannot be used now."""
+        where = f"{request.get_host()} {request.path}"
+        if isinstance(exception, ConnectionBudgetExhausted):
+            # Not an error of anyone's: the process is at its connection budget. The client
+            # tries again; nothing was read or written for this request.
+            logger.warning("connection budget full on %s: %s", where, exception)
+            response = render(request, "tenancy/busy.html", status=503)
+            response["Retry-After"] = str(RETRY_AFTER_BUSY)
+            return response
         if isinstance(exception, TenancyError):
             # A wrong stamp or a refused cross-orchestra query: never serve, always shout.
-            logger.critical(
-                "tenancy refusal on %s %s: %s", request.get_host(), request.path, exception
-            )
-            return render(request, "tenancy/unavailable.html", status=503)
-        return None
+            logger.critical("tenancy refusal on %s: %s", where, exception)
+        else:
+            logger.error("orchestra database unusable on %s", where, exc_info=exception)
+        response = render(request, "tenancy/unavailable.html", status=503)
+        response["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+        return response

@@ -119,6 +119,22 @@ class Orchestra(models.Model):
     # message to deliver). Kept here so a pass over many orchestras opens only the due ones.
     # NULL: nothing scheduled. Lowered by tenancy.due.note_due, recomputed after each pass.
     next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # While provisioning: the step reached and when the provisioning process last showed it was
+    # alive (committed at every step). A row whose heartbeat is older than
+    # PROVISIONING_STALE_AFTER belongs to a dead process and is swept (tenancy.provisioning).
+    provisioning_step = models.CharField(max_length=40, blank=True, default="")
+    provisioning_heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    # Maintenance: while set, the orchestra's host answers the maintenance page (503 with
+    # Retry-After) and the worker leaves its database alone (a restore or a move is switching
+    # it, or a migration has not finished). Set and cleared by tenancy.operations.
+    maintenance_reason = models.CharField(max_length=200, blank=True, default="")
+    # The fleet operation (backup, restore, move, decommission, ...) running on this orchestra
+    # now, claimed with a conditional UPDATE so a second one is refused while it runs.
+    operation = models.CharField(max_length=40, blank=True, default="")
+    operation_started_at = models.DateTimeField(null=True, blank=True)
+    # "<host>:<pid>" of the process running it, so a killed operation can be told from a live one.
+    operation_owner = models.CharField(max_length=120, blank=True, default="")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -140,7 +156,7 @@ class Orchestra(models.Model):
 
     @property
     def is_servable(self) -> bool:
-        return self.status == self.Status.ACTIVE
+        return self.status == self.Status.ACTIVE and not self.maintenance_reason
 
     def url(self, base_domain: str | None = None, scheme: str = "http", port: str = "") -> str:
         domain = base_domain or settings.BASE_DOMAIN
@@ -173,8 +189,22 @@ class MigrationState(models.Model):
 
 
 class IsolationIncident(models.Model):
-    """Two or more orchestras found sharing one physical database (or a wrong stamp)."""
+    """Something the isolation monitor found that a superadmin must look at.
 
+    kind "isolation": orchestras sharing one physical database, or a wrong/missing stamp; blocks
+    new orchestras until resolved. kind "unreachable": one orchestra's database could not be
+    checked; it does not block anything and the monitor resolves it when the database answers.
+    """
+
+    class Kind(models.TextChoices):
+        ISOLATION = "isolation", _("isolation violated")
+        UNREACHABLE = "unreachable", _("database unreachable")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ISOLATION)
+    # The orchestra whose database is unreachable (kind "unreachable" only).
+    orchestra = models.ForeignKey(
+        Orchestra, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
+    )
     opened_at = models.DateTimeField(auto_now_add=True)
     summary = models.TextField()
     details = models.JSONField(default=dict)
@@ -191,7 +221,12 @@ class IsolationIncident(models.Model):
 
     @classmethod
     def open_incidents(cls):
-        return cls.objects.filter(resolved_at__isnull=True)
+        """Open isolation incidents: the ones that block new orchestras."""
+        return cls.objects.filter(resolved_at__isnull=True, kind=cls.Kind.ISOLATION)
+
+    @classmethod
+    def open_unreachable(cls):
+        return cls.objects.filter(resolved_at__isnull=True, kind=cls.Kind.UNREACHABLE)
 
 
 class AuditEvent(models.Model):
@@ -224,3 +259,39 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_run_at:%Y-%m-%d %H:%M}"
+
+
+class RetiredDatabase(models.Model):
+    """A database an orchestra no longer uses, kept for a grace period before it is dropped.
+
+    A restore or a move switches the orchestra to a new database and keeps the previous one
+    here (so `restore --rollback` can switch back); decommissioning keeps the last one. The
+    worker drops each one after `drop_after` (tenancy.operations.drop_due_retired). While kept,
+    its location stays reserved: no orchestra may be routed to it.
+    """
+
+    orchestra = models.ForeignKey(
+        Orchestra, on_delete=models.SET_NULL, null=True, blank=True, related_name="retired"
+    )
+    orchestra_label = models.CharField(max_length=40)
+    server = models.ForeignKey(DatabaseServer, on_delete=models.PROTECT)
+    database_name = models.CharField(max_length=200)
+    database_user = models.CharField(max_length=100, blank=True, default="")
+    database_password_encrypted = models.TextField(blank=True, default="")
+    physical_identity = models.CharField(max_length=100, blank=True, default="")
+    reason = models.CharField(max_length=40)
+    retired_at = models.DateTimeField(auto_now_add=True)
+    drop_after = models.DateTimeField(db_index=True)
+    dropped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-retired_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "database_name"], name="retired_database_location_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "dropped" if self.dropped_at else f"kept until {self.drop_after:%Y-%m-%d}"
+        return f"{self.orchestra_label}: {self.database_name} ({self.reason}, {state})"

@@ -89,7 +89,8 @@ def sqlite_template(backend: SQLiteBackend) -> Path:
         for stale in (building, Path(f"{building}-wal"), Path(f"{building}-shm")):
             stale.unlink(missing_ok=True)
         _build(
-            f"{connections.ALIAS_PREFIX}template_{fingerprint}", backend.settings_for_path(building)
+            f"{connections.ALIAS_PREFIX}template_{fingerprint}",
+            backend.settings_for_path(building, create=True),
         )
         os.replace(building, path)
         for old in folder.glob("orchestra-*.sqlite3*"):

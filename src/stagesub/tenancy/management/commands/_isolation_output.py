@@ -9,20 +9,24 @@ def write_report(command, report, as_json: bool) -> None:
         return
     for c in report.checks:
         mark = "✅" if c.reachable and c.stamp_ok and not c.shared_with else "❌"
-        if not c.reachable:
+        if c.skipped:
+            mark = "⏳"
+        elif not c.reachable:
             mark = "⚠️"
         counts = ", ".join(f"{k} {v}" for k, v in c.counts.items()) or "no counts"
         command.stdout.write(f"{mark} {c.subdomain:<20} {c.status:<12} {c.location}")
         if c.reachable:
             stamp = "ok" if c.stamp_ok else f"WRONG ({c.stamp or 'none'})"
             command.stdout.write(f"     stamp {stamp}; identity {c.identity}; {counts}")
+        elif c.skipped:
+            command.stdout.write(f"     {c.error}")
         else:
-            command.stdout.write(f"     could not check: {c.error}")
+            command.stdout.write(f"     UNREACHABLE, could not check: {c.error}")
         if c.shared_with:
             command.stdout.write(
                 f"     CRITICAL: shares its database with {', '.join(c.shared_with)}"
             )
-    total = len(report.checks)
+    total = len([c for c in report.checks if not c.skipped])
     if report.violations:
         command.stdout.write(command.style.ERROR(f"ISOLATION VIOLATED ({len(report.violations)}):"))
         for v in report.violations:

@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from stagesub.tenancy.isolation import check_orchestra, verify_isolation
+from stagesub.tenancy.isolation import verify_isolation
 from stagesub.tenancy.models import Orchestra
 
 
@@ -18,12 +18,15 @@ class Command(BaseCommand):
         )
         if orchestra is None:
             raise CommandError(f"no orchestra {subdomain!r}", returncode=1)
-        check = check_orchestra(orchestra, with_migrations=True)
-        shared = [
-            c.subdomain
-            for c in verify_isolation().checks
-            if c.identity and c.identity == check.identity and c.subdomain != check.subdomain
-        ]
+        # One concurrent pass over every database: this one's own check (with its migrations)
+        # and the others' identities, to see whether it shares its database with one of them.
+        report = verify_isolation(migrations_of={orchestra.pk})
+        check = next(c for c in report.checks if c.subdomain == orchestra.subdomain)
+        if check.skipped:
+            self.stdout.write(f"{orchestra.name} ({orchestra.subdomain}): {check.error}")
+            self.stdout.write(self.style.ERROR("PROBLEM: not active yet"))
+            sys.exit(1)
+        shared = check.shared_with
         out = self.stdout.write
         out(f"{orchestra.name} ({orchestra.subdomain}), status {orchestra.status}")
         out(f"  database:   {check.location}")

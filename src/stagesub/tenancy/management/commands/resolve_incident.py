@@ -2,12 +2,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from stagesub.tenancy import audit
-from stagesub.tenancy.isolation import verify_isolation
+from stagesub.tenancy.isolation import check_orchestra, verify_isolation
 from stagesub.tenancy.models import IsolationIncident
 
 
 class Command(BaseCommand):
-    help = "Mark an isolation incident resolved after the fix (re-verifies isolation first)."
+    help = (
+        "Mark an incident resolved after the fix: re-verifies isolation first, or for an "
+        "unreachable incident checks that the database answers."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("incident", type=int)
@@ -26,17 +29,34 @@ class Command(BaseCommand):
                 f"incident #{incident} was already resolved {row.resolved_at:%Y-%m-%d %H:%M}",
                 returncode=1,
             )
-        report = verify_isolation()
-        if report.violations and not force:
-            raise CommandError(
-                "isolation is still violated: "
-                + "; ".join(report.violations)
-                + " (fix it first, or pass --force)",
-                returncode=1,
-            )
+        if row.kind == IsolationIncident.Kind.UNREACHABLE:
+            if row.orchestra is not None and not force:
+                check = check_orchestra(row.orchestra)
+                if not check.reachable:
+                    raise CommandError(
+                        f"{row.orchestra.subdomain}'s database is still unreachable: "
+                        f"{check.error} (fix it first, or pass --force)",
+                        returncode=1,
+                    )
+        else:
+            report = verify_isolation()
+            if report.violations and not force:
+                raise CommandError(
+                    "isolation is still violated: "
+                    + "; ".join(report.violations)
+                    + " (fix it first, or pass --force)",
+                    returncode=1,
+                )
         row.resolved_at = timezone.now()
         row.resolved_by = by
         row.resolution_note = note
         row.save(update_fields=["resolved_at", "resolved_by", "resolution_note"])
-        audit.record("isolation.incident_resolved", actor_label=by, incident=row.pk, note=note)
+        audit.record(
+            "isolation.incident_resolved",
+            actor_label=by,
+            orchestra=row.orchestra,
+            incident=row.pk,
+            kind=row.kind,
+            note=note,
+        )
         self.stdout.write(self.style.SUCCESS(f"Incident #{incident} resolved."))

@@ -1,0 +1,1 @@
+"""The web process: production server (`stagesub serve`), request ids and logging, error pages."""
