@@ -12,6 +12,7 @@ from pathlib import Path
 
 from csp.constants import NONE, SELF
 
+from stagesub.filemodes import private_directory
 from stagesub.urlconfig import database_settings, email_settings
 from stagesub.web import observability
 
@@ -34,7 +35,7 @@ def _secret_key() -> str:
         return key
     # Embedded default: a random key kept in the data directory, so sessions and encrypted
     # secrets survive restarts without anyone choosing a weak key by hand.
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_directory(DATA_DIR)
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -163,7 +164,7 @@ TEMPLATES = [
 _control_url = os.environ.get("STAGESUB_DATABASE_URL")
 if not _control_url:
     # Embedded default: the control database is a file in the data directory (made on demand).
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_directory(DATA_DIR)
     _control_url = f"sqlite:///{DATA_DIR / 'control.sqlite3'}"
 DATABASES = {"default": database_settings(_control_url)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

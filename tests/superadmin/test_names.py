@@ -37,7 +37,7 @@ FORM = {
 def test_console_form_refuses_control_characters_in_the_name(console, name):
     response = console.post("/superadmin/orchestras/new/", {**FORM, "name": name})
     assert response.status_code == 200
-    assert "Line breaks and control characters are not allowed" in " ".join(
+    assert "Remove the line breaks and other invisible characters" in " ".join(
         response.context["form"].errors["name"]
     )
     assert not ProvisioningJob.objects.exists()

@@ -38,6 +38,8 @@ from stagesub.tenancy.due import note_due
 from stagesub.tenancy.models import Orchestra
 
 RETRIES = 3
+# Outcome.refused for an answer that repeats the one already recorded.
+REPEATED = "repeated"
 # A request delivered later than this after it was queued starts its response window anew.
 LATE_DELIVERY = datetime.timedelta(minutes=1)
 
@@ -294,7 +296,7 @@ def _carry_out(
 
 def _act(
     need_pk: int,
-    event_for: Callable[[Need], engine.Event],
+    event_for: Callable[[Need], engine.Event | None],
     now: datetime.datetime | None = None,
     by: str = "",
 ) -> Outcome:
@@ -304,6 +306,8 @@ def _act(
             with orchestra_atomic():
                 need = _locked_need(need_pk)
                 event = event_for(need)
+                if event is None:  # the event already happened: nothing to decide or log
+                    return Outcome(engine.Decision(refused=REPEATED))
                 state, settings = _offer_state(need), None
                 if engine.would_ask(state, event):
                     settings = OrchestraSettings.current()
@@ -351,12 +355,16 @@ def answer(
 ) -> Outcome:
     """The musician's answer (by = "") or one staff recorded from a phone call (by = user).
 
-    A musician's answer after the response time is the timeout it would have become.
+    A musician's answer after the response time is the timeout it would have become. The
+    same answer again (a double click, a second tab) is refused as REPEATED and logs nothing:
+    it is not a "late answer" on the musician's own seat.
     """
     now = now or timezone.now()
 
-    def event_for(_need: Need) -> engine.Event:
+    def event_for(_need: Need) -> engine.Event | None:
         status, expires_at = Offer.objects.values_list("status", "expires_at").get(pk=offer.pk)
+        if status == (engine.ACCEPTED if accepted else engine.DECLINED):
+            return None
         if not by and status == engine.PENDING and now >= expires_at:
             return engine.TimedOut(offer.pk)
         return engine.Answered(offer.pk, accepted)

@@ -20,6 +20,7 @@ from stagesub.projects.files import download, sent_with
 from stagesub.projects.models import Need, ProjectFile
 from stagesub.projects.shortcuts import need_or_404, project_or_404
 from stagesub.tenancy.context import current_binding
+from stagesub.validation import require_id
 
 # --- the musician's page ----------------------------------------------------------------------
 
@@ -177,7 +178,9 @@ def _offer_action(request, offer: Offer):
     action = request.POST.get("action", "")
     if action in ("record_yes", "record_no"):
         outcome = services.answer(offer, accepted=action == "record_yes", by=by)
-        if outcome.refused:
+        if outcome.refused == services.REPEATED:
+            messages.info(request, _("This answer was already recorded."))
+        elif outcome.refused:
             messages.error(request, _("The request is no longer waiting for an answer."))
         else:
             messages.success(request, _("The answer was recorded."))
@@ -187,10 +190,9 @@ def _offer_action(request, offer: Offer):
         else:
             messages.success(request, _("The request was withdrawn and the musician told."))
     elif action == "resend":
-        message_pk = request.POST.get("message", "")
-        if not message_pk.isdigit():
-            raise Http404
-        message = get_object_or_404(Message, pk=int(message_pk), offer=offer)
+        message = get_object_or_404(
+            Message, pk=require_id(request.POST.get("message")), offer=offer
+        )
         if message.kind in ("request", "reminder") and offer.status != engine.PENDING:
             # Its link would only say the request is closed.
             messages.error(request, _("The request is no longer open; its link would not work."))

@@ -9,10 +9,12 @@ from django.utils.translation import gettext_lazy as _
 from stagesub.projects.models import Need
 from stagesub.projects.services import NeedData, ProjectData
 from stagesub.projects.weeks import next_monday_of_week
+from stagesub.validation import single_line
 
 
 class ProjectForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=200)
+    # One line: the name is a calendar event's summary and an e-mail's subject.
+    name = forms.CharField(label=_("Name"), max_length=200, validators=[single_line])
     start_date = forms.DateField(
         label=_("Start date"),
         required=False,

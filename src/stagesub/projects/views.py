@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import constant_time_compare
@@ -22,6 +22,7 @@ from stagesub.rankings.models import RankingList
 from stagesub.rankings.views import reorder_response
 from stagesub.roster.collation import swedish_key
 from stagesub.roster.models import Position
+from stagesub.validation import has_control_characters, require_id, require_ids, single_line
 
 
 def _errors(request, error: ValidationError) -> None:
@@ -254,13 +255,15 @@ def need_action(request, project_id, need_id):
 @require_POST
 def plist_create(request, project_id):
     project = project_or_404(project_id)
-    position = get_object_or_404(Position, pk=request.POST.get("position") or 0)
+    position = get_object_or_404(Position, pk=require_id(request.POST.get("position")))
     source = None
-    kind, _sep, pk = request.POST.get("copy_from", "").partition(":")
-    if kind == "rank" and pk.isdigit():
-        source = RankingList.objects.filter(pk=int(pk)).first()
-    elif kind in ("project", "template") and pk.isdigit():
-        source = ProjectList.objects.filter(pk=int(pk)).first()
+    copy_from = request.POST.get("copy_from", "")
+    if copy_from:  # "rank:<pk>", "project:<pk>" or "template:<pk>"; empty for an empty list
+        kind, _sep, pk = copy_from.partition(":")
+        models = {"rank": RankingList, "project": ProjectList, "template": ProjectList}
+        if kind not in models:
+            raise BadRequest("Unknown list kind.")
+        source = get_object_or_404(models[kind], pk=require_id(pk))
     try:
         project_list = services.create_project_list(project, position, copy_from=source)
     except ValidationError as error:
@@ -314,19 +317,20 @@ def plist_action(request, project_id, list_id):
     action = request.POST.get("action", "")
     try:
         if action == "add":
-            ids = [int(x) for x in request.POST.getlist("musicians") if x.isdigit()]
+            ids = require_ids(request.POST.getlist("musicians"))
             if not ids:
                 raise ValidationError(_("Choose at least one musician to add."))
             list_services.add_musicians(project_list, ids)
         elif action == "remove":
-            version = request.POST.get("version", "")
             list_services.remove_entry(
                 project_list,
-                int(request.POST.get("entry") or 0),
-                version=int(version) if version.isdigit() else None,
+                require_id(request.POST.get("entry")),
+                version=require_id(request.POST.get("version")),
             )
         elif action == "template":
-            services.save_as_template(project_list, request.POST.get("template_name", ""))
+            template_name = request.POST.get("template_name", "")
+            single_line(template_name)
+            services.save_as_template(project_list, template_name)
             messages.success(request, _("Saved as a template."))
         elif action == "delete":
             list_services.require_confirmation(request.POST.get("confirm", ""))
@@ -351,7 +355,7 @@ def plist_reorder(request, project_id, list_id):
 def apply_template(request, project_id):
     project = project_or_404(project_id)
     template = get_object_or_404(
-        ProjectList, pk=request.POST.get("template") or 0, is_template=True
+        ProjectList, pk=require_id(request.POST.get("template")), is_template=True
     )
     try:
         project_list = services.apply_template(template, project)
@@ -423,12 +427,14 @@ def file_action(request, project_id, file_id):
         if action == "remove":
             files.remove(project_file)
         elif action == "reuse":
-            need = get_object_or_404(
-                Need, project=project_file.project, need_id=request.POST.get("need", "").upper()
-            )
-            files.reuse(
-                project_file, need=need, send_timing=request.POST.get("send_timing", "on_accept")
-            )
+            need_id = request.POST.get("need", "")
+            if has_control_characters(need_id):  # (PostgreSQL refuses NUL in a query)
+                raise BadRequest("Malformed id.")
+            need = get_object_or_404(Need, project=project_file.project, need_id=need_id.upper())
+            send_timing = request.POST.get("send_timing", ProjectFile.SendTiming.ON_ACCEPT)
+            if send_timing not in ProjectFile.SendTiming.values:
+                return HttpResponseBadRequest(_("Unknown send timing."))
+            files.reuse(project_file, need=need, send_timing=send_timing)
         else:
             return HttpResponseBadRequest(_("Unknown action."))
     except ValidationError as error:

@@ -12,11 +12,12 @@ from stagesub.tenancy.models import (
     IsolationIncident,
     Orchestra,
 )
-from stagesub.tenancy.names import validate_name
+from stagesub.validation import email_address, single_line
 
 
 class OrchestraCreateForm(forms.Form):
-    name = forms.CharField(label=_("Orchestra name"), max_length=200, validators=[validate_name])
+    # One line: the name goes into e-mail subjects and calendar names.
+    name = forms.CharField(label=_("Orchestra name"), max_length=200, validators=[single_line])
     subdomain = forms.CharField(
         label=_("Subdomain"),
         max_length=40,
@@ -25,9 +26,14 @@ class OrchestraCreateForm(forms.Form):
         ),
     )
     contact_name = forms.CharField(
-        label=_("Contact person"), max_length=200, required=False, validators=[validate_name]
+        label=_("Contact person"), max_length=200, required=False, validators=[single_line]
     )
-    contact_email = forms.EmailField(label=_("Contact e-mail (the administrator's)"))
+    contact_email = forms.CharField(
+        label=_("Contact e-mail (the administrator's)"),
+        max_length=254,
+        validators=[email_address],
+        widget=forms.EmailInput,
+    )
     admin_username = forms.CharField(
         label=_("Administrator username"),
         max_length=150,

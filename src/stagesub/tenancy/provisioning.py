@@ -31,6 +31,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -57,10 +58,10 @@ from stagesub.tenancy.models import (
     MigrationState,
     Orchestra,
 )
-from stagesub.tenancy.names import control_characters
 from stagesub.tenancy.scheduler import periodic_job
 from stagesub.tenancy.seeding import run_seed_steps
 from stagesub.urlconfig import InvalidURL, database_settings
+from stagesub.validation import control_characters, email_address
 
 logger = logging.getLogger("stagesub.tenancy.provisioning")
 
@@ -147,8 +148,10 @@ def validate_request(req: ProvisionRequest) -> None:
             raise ProvisioningRefused(
                 f"the {label} contains line breaks or control characters ({', '.join(found)})"
             )
-    if "@" not in req.admin_email:
-        raise ProvisioningRefused(f"invalid admin e-mail address {req.admin_email!r}")
+    try:
+        email_address(req.admin_email)
+    except ValidationError:
+        raise ProvisioningRefused(f"invalid admin e-mail address {req.admin_email!r}") from None
     username = req.admin_username or f"{subdomain}-admin"
     if get_user_model().objects.filter(username__iexact=username).exists():
         raise ProvisioningRefused(f"username {username!r} is already taken")
