@@ -14,13 +14,13 @@ import http.client
 import os
 import re
 import secrets
-import sqlite3
 import subprocess
 import sys
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 from tests.conftest import BACKEND, PASSWORD
+from tests.inplace import pg_restore_in_place, sqlite_restore_in_place
 from tests.web.test_serve import _free_port, _wait_for
 
 
@@ -105,37 +105,9 @@ def _restore_in_place(env: dict, source: str, target: str) -> None:
     rows = [line.split("|")[1:] for line in where if line.startswith("LOCATION|")]
     (src_dir, src_db, _), (dst_dir, dst_db, dst_role) = rows
     if BACKEND == "sqlite":
-        with (
-            sqlite3.connect(Path(src_dir) / src_db) as src,
-            sqlite3.connect(Path(dst_dir) / dst_db) as dst,
-        ):
-            src.backup(dst)
-        return
-    import pgserver
-
-    from stagesub.urlconfig import database_settings
-
-    admin = database_settings(env["STAGESUB_TENANT_SERVER_URL"])
-    bin_dir = Path(pgserver.__file__).parent / "pginstall" / "bin"
-    common = ["-h", admin["HOST"], "-U", admin["USER"] or "postgres"]
-    dump = subprocess.run(
-        [bin_dir / "pg_dump", *common, "-Fc", "-d", src_db], check=True, capture_output=True
-    ).stdout
-    subprocess.run(
-        [
-            bin_dir / "pg_restore",
-            *common,
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            f"--role={dst_role}",
-            "-d",
-            dst_db,
-        ],
-        input=dump,
-        check=True,
-        capture_output=True,
-    )
+        sqlite_restore_in_place(Path(src_dir) / src_db, Path(dst_dir) / dst_db)
+    else:
+        pg_restore_in_place(env["STAGESUB_TENANT_SERVER_URL"], src_db, dst_db, dst_role)
 
 
 def test_in_place_restore_serves_no_foreign_rows_under_gunicorn(tmp_path):
