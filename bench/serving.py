@@ -9,6 +9,7 @@ thread with one keep-alive connection, bounded by a request count and a time lim
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import os
 import re
 import signal
@@ -54,6 +55,11 @@ class Server:
         if serve_available():
             self.command = [_stagesub(), "serve", "--bind", bind]
         else:
+            if importlib.util.find_spec("gunicorn") is None:
+                raise SystemExit(
+                    "no `stagesub serve` in this checkout and no gunicorn to start directly: "
+                    f"{sys.executable} -m pip install gunicorn"
+                )
             self.command = [
                 *(sys.executable, "-m", "gunicorn", "stagesub.wsgi:application"),
                 *("-k", "gthread", "--workers", str(FALLBACK_WORKERS)),
