@@ -35,7 +35,7 @@ def fill(orchestra, size: int) -> str:
     """`size` musicians on an A list, `size` projects each with a sent need, one project with
     `size` // 5 + 1 needs (the page's rows); returns that project's readable id."""
     with use_orchestra(orchestra):
-        seat, musicians, a_list = listed_musicians(size)
+        seat, _musicians, a_list = listed_musicians(size)
         for other in Position.objects.exclude(pk=seat.pk).order_by("pk")[:size]:
             rankings.create_list(other, "A")  # more rows on /rankings/
         first = None
@@ -93,7 +93,7 @@ def small_and_large(make_orchestra):
 
 
 def test_staff_pages_query_count_does_not_grow_with_rows(small_and_large):
-    (small, small_project), (large, large_project) = small_and_large
+    (small, _), (large, _) = small_and_large
     clients = {o.pk: login(o, f"{o.subdomain}-admin") for o in (small, large)}
     for page, budget in BUDGETS.items():
         counts = []
