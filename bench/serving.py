@@ -202,6 +202,15 @@ class Run:
             "statuses": statuses,
         }
 
+    @classmethod
+    def merged(cls, runs: list[Run]) -> Run:
+        """Runs of the same load taken in slices, as one (their times added)."""
+        return cls(
+            runs[0].clients,
+            sum(r.seconds for r in runs),
+            [result for r in runs for result in r.results],
+        )
+
     def by_name(self) -> dict[str, dict]:
         names = sorted({r.name for r in self.results})
         return {n: self.summary([r for r in self.results if r.name == n]) for n in names}
