@@ -10,6 +10,7 @@ from stagesub.projects.models import Need
 from stagesub.projects.services import NeedData, ProjectData
 from stagesub.projects.weeks import next_monday_of_week
 from stagesub.validation import single_line
+from stagesub.widgets import LongSelect
 
 
 class ProjectForm(forms.Form):
@@ -72,8 +73,8 @@ class ProjectForm(forms.Form):
 
 
 class NeedForm(forms.Form):
-    position = forms.TypedChoiceField(label=_("Position"), coerce=int)
-    chosen_list = forms.ChoiceField(label=_("Ranking list"))
+    position = forms.TypedChoiceField(label=_("Position"), coerce=int, widget=LongSelect)
+    chosen_list = forms.ChoiceField(label=_("Ranking list"), widget=LongSelect)
     strategy = forms.ChoiceField(label=_("How to ask"), choices=[("", "—"), *Need.Strategy.choices])
     quantity = forms.IntegerField(label=_("Seats"), min_value=1, max_value=100, initial=1)
     max_recipients = forms.IntegerField(
