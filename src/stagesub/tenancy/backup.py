@@ -159,7 +159,10 @@ def unseal(source: BinaryIO, target: BinaryIO, key: bytes) -> None:
         head = source.read(4)
         if len(head) < 4:
             raise BackupError("encrypted archive is truncated (its last chunk is missing)")
-        sealed = source.read(int.from_bytes(head, "big"))
+        length = int.from_bytes(head, "big")
+        sealed = source.read(length)
+        if len(sealed) < length:
+            raise BackupError(f"encrypted archive is truncated (in chunk {index})")
         nonce = prefix + index.to_bytes(8, "big")
         for last in (False, True):
             try:

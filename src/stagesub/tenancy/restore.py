@@ -273,6 +273,8 @@ def _load_database(
         db = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
         try:
             return sqlite_state(db)[2]
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"the archive's SQLite database is unreadable: {exc}") from None
         finally:
             db.close()
     assert isinstance(backend, PostgresBackend)
