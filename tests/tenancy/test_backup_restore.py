@@ -265,7 +265,7 @@ def test_a_pg_restore_error_or_unreadable_copy_leaves_nothing_and_a_rerun_works(
     # A truncated dump with a manifest that agrees with it: only loading it can find out.
     broken = rewrite(good, tmp_path / "broken.tar", part=(part, lambda b: b[: len(b) // 3]))
     before = names_on_server(goteborg)
-    with pytest.raises(BackupError, match="pg_restore failed|unreadable"):
+    with pytest.raises(BackupError, match=r"pg_restore failed|unreadable"):
         restore_orchestra(goteborg, broken)
     nothing_changed(goteborg, before)
     assert restore_orchestra(goteborg, good).database_name != goteborg.database_name
@@ -332,7 +332,7 @@ def test_encryption_round_trip_wrong_key_and_weak_key(goteborg, settings, tmp_pa
     cut = tmp_path / "cut.tar.aes"
     cut.write_bytes(content[:-100])
     settings.BACKUP_KEY = KEY
-    with pytest.raises(RestoreRefused, match="tampered with or truncated|truncated"):
+    with pytest.raises(RestoreRefused, match=r"truncated"):
         restore_orchestra(goteborg, cut)
 
     add_musician(goteborg, "AfterSealing")
@@ -342,7 +342,7 @@ def test_encryption_round_trip_wrong_key_and_weak_key(goteborg, settings, tmp_pa
 
     for weak in ("short", "a" * 43, ""):
         settings.BACKUP_KEY = weak
-        with pytest.raises(BackupError, match="weak or malformed|not set"):
+        with pytest.raises(BackupError, match=r"weak or malformed|not set"):
             backup_orchestra(goteborg, encrypt=True)
     settings.BACKUP_KEY = ""
     assert not backup_orchestra(goteborg).path.name.endswith(".aes")  # no key: plain by default
@@ -361,7 +361,7 @@ def test_backup_verify_drill_drops_its_scratch_database(goteborg, tmp_path):
     broken.write_bytes(made.path.read_bytes()[:5000])
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="NOT OK: .*truncated") as failed:
+    with pytest.raises(CommandError, match=r"NOT OK: .*truncated") as failed:
         call_command("backup", "--verify", str(broken))
     assert failed.value.returncode == 1
 
