@@ -31,10 +31,10 @@ import logging
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,7 +59,7 @@ PG_PART = "database.dump"
 SQLITE_PART = "database.sqlite3"
 SEALED_MAGIC = b"STAGESUB-AESGCM1"
 CHUNK = 1024 * 1024
-_PARTIAL = re.compile(r"^\..+\.partial-(\d+)$")
+_PARTIAL = re.compile(r"^\..+\.partial-(.+)-(\d+)$")
 
 
 class BackupError(RuntimeError):
@@ -443,6 +443,10 @@ def archive_name(orchestra: Orchestra, now: datetime.datetime, sealed: bool) -> 
     )
 
 
+def _me() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def sweep_partials(folder: Path) -> list[Path]:
     """Remove temporary archives left by a backup process that died (never a live one's)."""
     removed = []
@@ -450,12 +454,15 @@ def sweep_partials(folder: Path) -> list[Path]:
         return removed
     for path in folder.iterdir():
         found = _PARTIAL.match(path.name)
-        if not found:
-            continue
+        if not found or found.group(1) != socket.gethostname():
+            continue  # not a temporary archive, or another machine's (it may be alive)
         try:
-            os.kill(int(found.group(1)), 0)
+            os.kill(int(found.group(2)), 0)
         except ProcessLookupError:
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed.append(path)
         except PermissionError:
             continue
@@ -528,19 +535,19 @@ def _write_archive(
     orchestra: Orchestra, folder: Path, key: bytes | None, started: datetime.datetime
 ) -> tuple[Path, dict]:
     final = folder / archive_name(orchestra, started, key is not None)
-    partial = folder / f".{final.name}.partial-{os.getpid()}"
-    plain = folder / f".{final.name}.plain.partial-{os.getpid()}" if key else partial
+    partial = folder / f".{final.name}.partial-{_me()}"
+    plain = folder / f".{final.name}.plain.partial-{_me()}" if key else partial
+    # Named like the partial archives, so a killed backup's scratch space is swept with them.
+    work = folder / f".{final.name}.work.partial-{_me()}"
     state = MigrationState.objects.filter(orchestra=orchestra).first()
     try:
-        with (
-            tempfile.TemporaryDirectory(dir=folder, prefix=f".work-{os.getpid()}-") as work,
-            open(plain, "wb") as fh,
-        ):
+        work.mkdir(mode=0o700)
+        with open(plain, "wb") as fh:
             archive = ArchiveWriter(fh)
             if orchestra.server.kind == "postgresql":
                 database = _dump_postgresql(orchestra, archive)
             else:
-                database = _dump_sqlite(orchestra, archive, Path(work))
+                database = _dump_sqlite(orchestra, archive, work)
             file_count = _add_files(orchestra, archive)
             manifest = {
                 "format_version": FORMAT_VERSION,
@@ -571,6 +578,8 @@ def _write_archive(
         for leftover in {plain, partial}:
             leftover.unlink(missing_ok=True)
         raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return final, manifest
 
 
