@@ -485,14 +485,14 @@ def backup_orchestra(
     on the orchestra (decommission). Records the outcome as a BackupRecord either way (`now`:
     its start time, for the nightly job's clock).
     """
-    key = backup_key(required=bool(encrypt)) if encrypt is not False else None
-    folder = Path(to_dir) if to_dir is not None else backup_dir()
     started = now or timezone.now()
     clock = time.monotonic()
     record = BackupRecord(
         orchestra=orchestra, orchestra_label=orchestra.subdomain, kind=kind, started_at=started
     )
     try:
+        key = backup_key(required=bool(encrypt)) if encrypt is not False else None
+        folder = Path(to_dir) if to_dir is not None else backup_dir()
         folder.mkdir(parents=True, exist_ok=True)
         sweep_partials(folder)
         claimed = (
@@ -637,8 +637,9 @@ def nightly_backups(now: datetime.datetime | None = None) -> list[str]:
         status=Orchestra.Status.ACTIVE, maintenance_reason=""
     )
     for orchestra in active.order_by("subdomain"):
-        if now < opened + datetime.timedelta(seconds=slot_offset(orchestra.id, length)):
-            continue
+        slot = opened + datetime.timedelta(seconds=slot_offset(orchestra.id, length))
+        if not slot <= now < opened + datetime.timedelta(seconds=length):
+            continue  # not its turn yet, or the window has closed (missed: the alert says so)
         if BackupRecord.objects.filter(
             orchestra=orchestra, kind=BackupRecord.Kind.NIGHTLY, started_at__gte=opened
         ).exists():
