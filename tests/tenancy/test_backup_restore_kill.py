@@ -156,8 +156,14 @@ def test_backup_killed_at_several_moments_leaves_no_archive_and_runs_again(make_
     def claimed() -> bool:
         return Orchestra.objects.filter(pk=orchestra.pk, operation="backup").exists()
 
+    def ours() -> list[Path]:
+        """This orchestra's archives and temporary files (the folder is the session's)."""
+        if not folder.is_dir():
+            return []
+        return [p for p in folder.iterdir() if f"{orchestra.subdomain}-" in p.name]
+
     def writing() -> bool:
-        return folder.is_dir() and any(".partial-" in p.name for p in folder.iterdir())
+        return any(".partial-" in p.name for p in ours())
 
     start = time.monotonic()
 
@@ -170,9 +176,7 @@ def test_backup_killed_at_several_moments_leaves_no_archive_and_runs_again(make_
         start = time.monotonic()
         ready = moment or after(random.uniform(1.0, 3.0))
         status = _kill_when(command, ready)
-        archives = (
-            [p for p in folder.iterdir() if p.name.endswith(".tar")] if folder.is_dir() else []
-        )
+        archives = [p for p in ours() if p.name.endswith(".tar")]
         if status is None:
             killed += 1
             assert archives == [], label  # never a partial archive under an archive's name
@@ -185,6 +189,6 @@ def test_backup_killed_at_several_moments_leaves_no_archive_and_runs_again(make_
     assert killed >= 3
 
     result = backup_orchestra(Orchestra.objects.get(pk=orchestra.pk))  # partials of the dead swept
-    assert [p.name for p in folder.iterdir()] == [result.path.name]
+    assert [p.name for p in ours()] == [result.path.name]
     assert BackupRecord.objects.filter(orchestra=orchestra, outcome="ok").exists()
     assert restore.verify_archive(result.path)[-1] == "scratch database dropped"
