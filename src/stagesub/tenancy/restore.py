@@ -387,6 +387,7 @@ def _build(
                     DatabaseStamp.objects.filter(id=1).update(
                         orchestra_id=restamp.id, subdomain=restamp.subdomain
                     )
+                    _cancel_copied_mail()
                 step("migrate")
                 applied = schema.migrate(alias)
                 identity = physical_identity(alias)
@@ -401,6 +402,16 @@ def _build(
         _drop_scratch(scratch)
         raise
     return _Built(scratch, password, identity, applied, counts)
+
+
+def _cancel_copied_mail() -> None:
+    """A copy must not send the original's queued e-mails (their links name the original)."""
+    from stagesub.messaging.models import Message
+
+    Message.objects.filter(status__in=[Message.Status.QUEUED, Message.Status.SENDING]).update(
+        status=Message.Status.CANCELLED,
+        last_error="not sent: copied from another orchestra's backup",
+    )
 
 
 def _drop_scratch(scratch: ScratchDatabase) -> list[str]:
