@@ -386,11 +386,11 @@ def test_restore_as_new_gets_a_new_id_and_stamp_and_old_links_are_dead(goteborg)
     assert stored_file(copy).read_text() == "shared score"
     assert host_client(goteborg).get(link).status_code == 200
     assert host_client(copy).get(link).status_code == 404  # HMAC of the old id: dead here
+    with use_orchestra(goteborg):
+        queued = Message.objects.filter(status="queued").count()
     with use_orchestra(copy):  # the original's queued mail is not sent again from the copy
         assert not Message.objects.filter(status="queued").exists()
-        assert Message.objects.filter(status="cancelled").count() == 5
-    with use_orchestra(goteborg):
-        assert Message.objects.filter(status="queued").count() == 5
+        assert Message.objects.filter(status="cancelled").count() == queued >= 1
     assert verify_isolation().exit_code == 0
     # The empty database provisioning made for it is gone at once, not after a grace period.
     assert not RetiredDatabase.objects.filter(orchestra=copy, dropped_at__isnull=True).exists()
