@@ -406,3 +406,51 @@ def test_a_second_operation_is_refused_while_a_restore_runs(goteborg):
         with pytest.raises(operations.OperationRefused, match="move is running"):
             backup_orchestra(goteborg)
     assert not ScratchDatabase.objects.exists()
+
+
+def test_the_sweep_undoes_a_half_done_files_swap_of_a_restore_whose_process_died(goteborg):
+    import socket
+    import subprocess
+    import sys
+
+    write_file(goteborg, "as backed up")
+    made = backup_orchestra(goteborg)
+    write_file(goteborg, "changed since")
+    before = names_on_server(goteborg)
+    with restore.open_archive(made.path) as opened:
+        built = restore._build(
+            opened,
+            server=goteborg.server,
+            orchestra=goteborg,
+            purpose="restore",
+            expect_stamp=goteborg.id,
+            step=lambda step: None,
+        )
+    # Killed between the two renames of the switch: the live folder parked, the restored one
+    # in its place, routing not switched.
+    scratch = built.scratch
+    base = backup.files_base()
+    os.rename(base / goteborg.id.hex, base / scratch.previous_files_folder)
+    os.rename(base / scratch.files_folder, base / goteborg.id.hex)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    ScratchDatabase.objects.filter(pk=scratch.pk).update(owner=f"{socket.gethostname()}:{dead}")
+    assert stored_file(goteborg).read_text() == "as backed up"  # what the dead process left
+    assert restore.sweep_scratch() != []
+    assert stored_file(goteborg).read_text() == "changed since"
+    nothing_changed(goteborg, before)
+    # A live owner's scratch is never touched.
+    with restore.open_archive(made.path) as opened:
+        built = restore._build(
+            opened,
+            server=goteborg.server,
+            orchestra=goteborg,
+            purpose="restore",
+            expect_stamp=goteborg.id,
+            step=lambda step: None,
+        )
+    assert restore.sweep_scratch() == []
+    assert ScratchDatabase.objects.filter(pk=built.scratch.pk).exists()
+    restore._drop_scratch(built.scratch)
+    nothing_changed(goteborg, before)

@@ -633,8 +633,9 @@ def nightly_backups(now: datetime.datetime | None = None) -> list[str]:
     start, length = window
     opened = night_start(now, start)
     done = []
+    # One busy with another operation (a move, a restore) is tried again on a later pass.
     active = Orchestra.objects.select_related("server").filter(
-        status=Orchestra.Status.ACTIVE, maintenance_reason=""
+        status=Orchestra.Status.ACTIVE, maintenance_reason="", operation=""
     )
     for orchestra in active.order_by("subdomain"):
         slot = opened + datetime.timedelta(seconds=slot_offset(orchestra.id, length))
