@@ -250,6 +250,16 @@ def test_every_bad_archive_is_refused_by_name_and_nothing_changes(goteborg, malm
             restore.verify_archive(archive) if reason != "archive is of orchestra malmo" else (
                 restore_orchestra(goteborg, archive)
             )
+
+    # Malmö's data under a manifest rewritten to name Göteborg: the stamp inside the restored
+    # database still names Malmö, and the restore stops before anything is switched.
+    def claim_goteborg(m):
+        m["orchestra_id"], m["subdomain"] = goteborg.id.hex, "goteborg"
+
+    disguised = rewrite(foreign, tmp_path / "disguised.tar", manifest=claim_goteborg)
+    with pytest.raises(BackupError, match=f"carries stamp {malmo.id.hex}"):
+        restore_orchestra(goteborg, disguised)
+    nothing_changed(goteborg, before)
     # The command says the same, with exit status 1.
     from django.core.management.base import CommandError
 
