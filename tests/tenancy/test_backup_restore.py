@@ -464,3 +464,14 @@ def test_the_sweep_undoes_a_half_done_files_swap_of_a_restore_whose_process_died
     assert ScratchDatabase.objects.filter(pk=built.scratch.pk).exists()
     restore._drop_scratch(built.scratch)
     nothing_changed(goteborg, before)
+
+
+def test_a_database_too_large_for_memory_goes_through_a_temporary_file(goteborg, monkeypatch):
+    # (SQLite: over SQLITE_IN_MEMORY_LIMIT the copy is made on disk; PostgreSQL streams anyway.)
+    monkeypatch.setattr(backup, "SQLITE_IN_MEMORY_LIMIT", 0)
+    add_musician(goteborg, "Large")
+    made = backup_orchestra(goteborg)
+    assert not [p for p in made.path.parent.iterdir() if ".partial-" in p.name]
+    add_musician(goteborg, "Later")
+    restore_orchestra(goteborg, made.path)
+    assert "Large" in musician_names(goteborg) and "Later" not in musician_names(goteborg)

@@ -59,6 +59,8 @@ PG_PART = "database.dump"
 SQLITE_PART = "database.sqlite3"
 SEALED_MAGIC = b"STAGESUB-AESGCM1"
 CHUNK = 1024 * 1024
+# SQLite databases up to this size are copied through memory (peak: twice this).
+SQLITE_IN_MEMORY_LIMIT = 128 * 1024 * 1024
 _PARTIAL = re.compile(r"^\..+\.partial-(.+)-(\d+)$")
 
 
@@ -385,22 +387,33 @@ def _dump_sqlite(orchestra: Orchestra, archive: ArchiveWriter, work: Path) -> di
     source_path = backend.path(orchestra.database_name)
     if not source_path.exists():
         raise BackupError(f"database file {source_path} does not exist")
+    # A database that fits is copied into memory and written to the archive once; a larger one
+    # goes through a temporary file (written twice, but memory stays bounded).
+    size = source_path.stat().st_size + _size_or_zero(Path(f"{source_path}-wal"))
+    in_memory = size <= SQLITE_IN_MEMORY_LIMIT
     copy_path = work / SQLITE_PART
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
     try:
-        target = sqlite3.connect(copy_path)
+        target = sqlite3.connect(":memory:" if in_memory else copy_path)
         try:
             source.backup(target, pages=-1)
             stamp, migrations, counts = sqlite_state(target)
+            _check_stamp(orchestra, stamp)
+            with archive.part(SQLITE_PART) as sink:
+                if in_memory:
+                    image = memoryview(target.serialize())
+                    for start in range(0, len(image), CHUNK):
+                        sink.write(image[start : start + CHUNK])
+                else:
+                    target.close()
+                    with open(copy_path, "rb") as copy:
+                        while chunk := copy.read(CHUNK):
+                            sink.write(chunk)
         finally:
             target.close()
     finally:
         source.close()
-    _check_stamp(orchestra, stamp)
-    with archive.part(SQLITE_PART) as sink, open(copy_path, "rb") as copy:
-        while chunk := copy.read(CHUNK):
-            sink.write(chunk)
-    copy_path.unlink()
+    copy_path.unlink(missing_ok=True)
     return {
         "engine": "sqlite",
         "server_major": None,
@@ -409,6 +422,13 @@ def _dump_sqlite(orchestra: Orchestra, archive: ArchiveWriter, work: Path) -> di
         "migrations": migrations,
         "row_counts": counts,
     }
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _check_stamp(orchestra: Orchestra, stamp: str | None) -> None:

@@ -88,17 +88,72 @@ class RestoreRefused(RuntimeError):
 
 @dataclass
 class OpenedArchive:
+    """A checked archive: its manifest, the unpacked dump (PostgreSQL), where each part lies."""
+
     path: Path
     manifest: dict
     work: Path
+    tar_path: Path  # the plain tar (the archive itself, or its decrypted copy in `work`)
+    members: dict[str, tuple[int, int]]  # part → (offset of its data in tar_path, size)
 
     @property
     def database_part(self) -> Path:
+        """The PostgreSQL dump, unpacked (pg_restore reads a file)."""
         return self.work / self.manifest["database_part"]
 
     @property
-    def files_part(self) -> Path:
-        return self.work / FILES_PART
+    def orchestra_id(self) -> uuid.UUID:
+        return uuid.UUID(self.manifest["orchestra_id"])
+
+    @contextlib.contextmanager
+    def part_reader(self, name: str) -> Iterator[_Slice]:
+        """Read one part straight out of the tar, without unpacking it first."""
+        offset, size = self.members[name]
+        with open(self.tar_path, "rb") as fh:
+            fh.seek(offset)
+            yield _Slice(fh, size)
+
+    def copy_part(self, name: str, target: Path) -> None:
+        """Copy one part into a file of its own (in the kernel where it can), fsynced."""
+        offset, size = self.members[name]
+        with open(self.tar_path, "rb") as source, open(target, "wb") as out:
+            done = 0
+            try:
+                while done < size:
+                    n = os.copy_file_range(
+                        source.fileno(), out.fileno(), size - done, offset + done
+                    )
+                    if n == 0:
+                        break
+                    done += n
+            except OSError:
+                out.seek(0)
+                out.truncate()
+                done = 0
+                source.seek(offset)
+                reader = _Slice(source, size)
+                while chunk := reader.read(1024 * 1024):
+                    out.write(chunk)
+                    done += len(chunk)
+            if done != size:
+                raise BackupError(f"{name}: archive ended {size - done} bytes early")
+            out.flush()
+            os.fsync(out.fileno())
+
+
+class _Slice:
+    """A file object limited to `size` bytes from the current position (one tar member)."""
+
+    def __init__(self, fh, size: int):
+        self.fh = fh
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > self.left:
+            n = self.left
+        data = self.fh.read(n)
+        self.left -= len(data)
+        return data
 
     @property
     def orchestra_id(self) -> uuid.UUID:
@@ -152,18 +207,18 @@ def open_archive(path: Path) -> Iterator[OpenedArchive]:
                     unseal(source, target, key)
             except BackupError as exc:
                 raise RestoreRefused(f"{path}: {exc}") from None
-        manifest = _unpack(path, tar_path, work_path)
-        if tar_path != path:
-            tar_path.unlink()
-        yield OpenedArchive(path, manifest, work_path)
+        manifest, members = _unpack(path, tar_path, work_path)
+        yield OpenedArchive(path, manifest, work_path, tar_path, members)
 
 
-def _unpack(label: Path, tar_path: Path, work: Path) -> dict:
+def _unpack(label: Path, tar_path: Path, work: Path) -> tuple[dict, dict[str, tuple[int, int]]]:
+    """Check every part's checksum; unpack only the manifest and a PostgreSQL dump."""
     import hashlib
 
     if not tarfile.is_tarfile(tar_path):
         raise RestoreRefused(f"{label}: not a StageSub archive (not a tar file)")
     found: dict[str, dict] = {}
+    members: dict[str, tuple[int, int]] = {}
     try:
         with tarfile.open(tar_path, mode="r:") as tar:
             for member in tar:
@@ -174,11 +229,14 @@ def _unpack(label: Path, tar_path: Path, work: Path) -> dict:
                 source = tar.extractfile(member)
                 assert source is not None
                 digest = hashlib.sha256()
-                with open(work / member.name, "wb") as target:
+                keep = member.name in (MANIFEST, PG_PART)
+                with open(work / member.name, "wb") if keep else contextlib.nullcontext() as out:
                     while chunk := source.read(1024 * 1024):
                         digest.update(chunk)
-                        target.write(chunk)
+                        if out is not None:
+                            out.write(chunk)
                 found[member.name] = {"size": member.size, "sha256": digest.hexdigest()}
+                members[member.name] = (member.offset_data, member.size)
     except (tarfile.TarError, EOFError) as exc:
         raise RestoreRefused(f"{label}: archive is truncated ({exc})") from None
     if MANIFEST not in found:
@@ -233,7 +291,7 @@ def _unpack(label: Path, tar_path: Path, work: Path) -> dict:
                 f"{label}: archive is tampered with (checksum of {name} does not match its "
                 "manifest)"
             )
-    return manifest
+    return manifest, members
 
 
 # --- building a database from an archive ----------------------------------------------------
@@ -266,9 +324,7 @@ def _load_database(
     if isinstance(backend, SQLiteBackend):
         target = backend.path(scratch.database_name)
         partial = target.with_suffix(".partial")
-        shutil.copyfile(opened.database_part, partial)
-        with open(partial, "rb+") as fh:
-            os.fsync(fh.fileno())
+        opened.copy_part(SQLITE_PART, partial)
         os.replace(partial, target)
         db = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
         try:
@@ -322,7 +378,7 @@ def _compare_counts(opened: OpenedArchive, counts: dict[str, int]) -> None:
 
 def _extract_files(opened: OpenedArchive, folder: Path) -> None:
     folder.mkdir(parents=True)
-    with tarfile.open(opened.files_part, mode="r:") as tar:
+    with opened.part_reader(FILES_PART) as part, tarfile.open(fileobj=part, mode="r|") as tar:
         tar.extractall(folder, filter="data")
 
 
@@ -654,7 +710,10 @@ def verify_archive(archive: Path, *, progress: Progress | None = None) -> list[s
         server = orchestra.server if orchestra and orchestra.has_database else default_server()
         _refuse_other_engine(opened, server)
         sweep_scratch()
-        with tarfile.open(opened.files_part, mode="r:") as tar:
+        with (
+            opened.part_reader(FILES_PART) as part,
+            tarfile.open(fileobj=part, mode="r|") as tar,
+        ):
             files = sum(1 for m in tar if m.isfile())
         if files != manifest.get("file_count", files):
             raise BackupError(
