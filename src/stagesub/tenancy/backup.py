@@ -204,6 +204,18 @@ class _Part:
         self.size += len(data)
         return len(data)
 
+    def write_image(self, image: memoryview) -> None:
+        """Write a whole in-memory image, hashing it on a second core meanwhile (both calls
+        release the GIL), so the checksum costs next to nothing."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashed = pool.submit(self.sha.update, image)
+            for start in range(0, len(image), CHUNK):
+                self.fh.write(image[start : start + CHUNK])
+            hashed.result()
+        self.size += len(image)
+
     def flush(self) -> None:
         pass
 
@@ -387,30 +399,36 @@ def _dump_sqlite(orchestra: Orchestra, archive: ArchiveWriter, work: Path) -> di
     source_path = backend.path(orchestra.database_name)
     if not source_path.exists():
         raise BackupError(f"database file {source_path} does not exist")
-    # A database that fits is copied into memory and written to the archive once; a larger one
-    # goes through a temporary file (written twice, but memory stays bounded).
+    # A database that fits is read into memory (sqlite3_serialize, in one read transaction)
+    # and written to the archive once; a larger one goes through a temporary file made with
+    # the backup API (written twice, but memory stays bounded).
     size = source_path.stat().st_size + _size_or_zero(Path(f"{source_path}-wal"))
     in_memory = size <= SQLITE_IN_MEMORY_LIMIT
     copy_path = work / SQLITE_PART
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
+    source = sqlite3.connect(
+        f"file:{source_path}?mode=ro", uri=True, timeout=30, isolation_level=None
+    )
     try:
-        target = sqlite3.connect(":memory:" if in_memory else copy_path)
-        try:
-            source.backup(target, pages=-1)
-            stamp, migrations, counts = sqlite_state(target)
+        if in_memory:
+            # One read transaction: the counts and the image are the same snapshot.
+            source.execute("BEGIN")
+            stamp, migrations, counts = sqlite_state(source)
             _check_stamp(orchestra, stamp)
+            image = memoryview(source.serialize())
+            source.execute("COMMIT")
             with archive.part(SQLITE_PART) as sink:
-                if in_memory:
-                    image = memoryview(target.serialize())
-                    for start in range(0, len(image), CHUNK):
-                        sink.write(image[start : start + CHUNK])
-                else:
-                    target.close()
-                    with open(copy_path, "rb") as copy:
-                        while chunk := copy.read(CHUNK):
-                            sink.write(chunk)
-        finally:
-            target.close()
+                sink.write_image(image)
+        else:
+            target = sqlite3.connect(copy_path)
+            try:
+                source.backup(target, pages=-1)
+                stamp, migrations, counts = sqlite_state(target)
+            finally:
+                target.close()
+            _check_stamp(orchestra, stamp)
+            with archive.part(SQLITE_PART) as sink, open(copy_path, "rb") as copy:
+                while chunk := copy.read(CHUNK):
+                    sink.write(chunk)
     finally:
         source.close()
     copy_path.unlink(missing_ok=True)
