@@ -25,6 +25,7 @@ import base64
 import binascii
 import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ import socket
 import sqlite3
 import subprocess
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -256,6 +258,7 @@ class ArchiveWriter:
 # --- PostgreSQL --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8)
 def pg_client(binary: str, server_major: int) -> Path:
     """The client binary of the server's major version: pgserver's own, then PATH, then Debian's."""
     candidates: list[Path] = []
@@ -336,30 +339,41 @@ def _pg_state(conn) -> tuple[str | None, list[str], dict[str, int]]:
 
 
 def _dump_postgresql(orchestra: Orchestra, archive: ArchiveWriter) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
     backend = backend_for(orchestra.server)
     assert isinstance(backend, PostgresBackend)
-    major = server_major(backend)
-    pg_dump = pg_client("pg_dump", major)
     conninfo, env = pg_command_environment(backend, orchestra.database_name)
     with backend.connect_admin(orchestra.database_name) as conn:
+        major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
+        pg_dump = pg_client("pg_dump", major)
         conn.autocommit = False
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        stamp, migrations, counts = _pg_state(conn)
-        _check_stamp(orchestra, stamp)
-        with archive.part(PG_PART) as sink:
+        row = conn.execute(
+            "SELECT orchestra_id FROM orchestra_databasestamp WHERE id = 1"
+        ).fetchone()
+        _check_stamp(orchestra, str(row[0]).replace("-", "") if row else None)
+        with (
+            archive.part(PG_PART) as sink,
+            ThreadPoolExecutor(max_workers=1) as pool,
+            tempfile.TemporaryFile() as errors,
+        ):
             process = subprocess.Popen(
                 [str(pg_dump), "-Fc", f"--snapshot={snapshot}", "-d", conninfo],
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=errors,
                 env=env,
             )
+            # Counted in the dump's own snapshot, while pg_dump runs.
+            state = pool.submit(_pg_state, conn)
             assert process.stdout is not None
             while chunk := process.stdout.read(CHUNK):
                 sink.write(chunk)
-            error = process.stderr.read().decode(errors="replace") if process.stderr else ""
             if process.wait() != 0:
-                raise BackupError(f"pg_dump failed: {error.strip()}")
+                errors.seek(0)
+                raise BackupError(f"pg_dump failed: {errors.read().decode(errors='replace')}")
+            stamp, migrations, counts = state.result()
         conn.rollback()
     return {
         "engine": "postgresql",
