@@ -474,3 +474,22 @@ def test_a_database_too_large_for_memory_goes_through_a_temporary_file(goteborg,
     add_musician(goteborg, "Later")
     restore_orchestra(goteborg, made.path)
     assert "Large" in musician_names(goteborg) and "Later" not in musician_names(goteborg)
+
+
+def test_an_archive_from_an_older_schema_is_migrated_forward(goteborg):
+    from django.db import connections as django_connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    from stagesub.tenancy import connections, schema
+
+    latest = "messaging.0002_delivery_attempt_states"
+    alias = connections.alias_for(goteborg.id)
+    with use_orchestra(goteborg):
+        MigrationExecutor(django_connections[alias]).migrate([("messaging", "0001_initial")])
+    made = backup_orchestra(goteborg)  # an archive of the schema one migration back
+    assert latest not in made.manifest["migrations"]
+    result = restore_orchestra(goteborg, made.path)
+    assert result.applied_migrations == [latest]
+    with use_orchestra(Orchestra.objects.get(pk=goteborg.pk)):
+        assert schema.pending_migrations(alias) == []
+    assert verify_isolation().exit_code == 0
