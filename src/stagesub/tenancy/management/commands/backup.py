@@ -1,5 +1,7 @@
+import sqlite3
 from pathlib import Path
 
+import psycopg
 from django.core.management.base import BaseCommand, CommandError
 
 from stagesub.tenancy.backup import BackupError, backup_orchestra
@@ -46,7 +48,7 @@ class Command(BaseCommand):
         for orchestra in orchestras:
             try:
                 result = backup_orchestra(orchestra, to, encrypt=encrypt)
-            except (BackupError, OperationRefused, OSError) as exc:
+            except (BackupError, OperationRefused, OSError, sqlite3.Error, psycopg.Error) as exc:
                 failed.append(orchestra.subdomain)
                 self.stderr.write(f"{orchestra.subdomain}: FAILED: {exc}")
                 continue

@@ -1,5 +1,7 @@
+import sqlite3
 from pathlib import Path
 
+import psycopg
 from django.core.management.base import BaseCommand, CommandError
 
 from stagesub.tenancy.backup import BackupError
@@ -69,8 +71,14 @@ class Command(BaseCommand):
             OperationRefused,
             UnknownOrchestra,
             ProvisioningRefused,
+            OSError,
+            sqlite3.Error,
+            psycopg.Error,
         ) as exc:
-            raise CommandError(str(exc), returncode=1) from None
+            # Nothing was switched: the orchestra serves from its previous database.
+            refused = isinstance(exc, RestoreRefused | BackupError | OperationRefused)
+            message = str(exc) if refused else f"{type(exc).__name__}: {exc}"
+            raise CommandError(message, returncode=1) from None
         migrated = (
             f", migrated forward: {', '.join(result.applied_migrations)}"
             if (result.applied_migrations)
