@@ -17,6 +17,7 @@ import os
 import resource
 import signal
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -493,3 +494,44 @@ def test_an_archive_from_an_older_schema_is_migrated_forward(goteborg):
     with use_orchestra(Orchestra.objects.get(pk=goteborg.pk)):
         assert schema.pending_migrations(alias) == []
     assert verify_isolation().exit_code == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_a_restore_switches_the_host_answers_the_maintenance_page_never_a_500(
+    make_orchestra, monkeypatch
+):
+    import threading
+
+    from django.db import connections as django_connections
+
+    orchestra = make_orchestra("switching")
+    add_musician(orchestra, "Before")
+    made = backup_orchestra(orchestra)
+    add_musician(orchestra, "After")
+    monkeypatch.setattr(directory, "ttl", 0.5)  # a settle long enough to be seen
+    client = login(orchestra, "switching-admin")
+    seen: list[tuple[int, str]] = []
+    done = threading.Event()
+
+    def poll():
+        try:
+            while not done.is_set():
+                response = client.get("/musicians/")
+                seen.append((response.status_code, response.get("Retry-After", "")))
+                time.sleep(0.01)
+        finally:
+            django_connections.close_all()
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        restore_orchestra(orchestra, made.path)
+        time.sleep(0.6)  # past the routing cache: the restored database is served
+    finally:
+        done.set()
+        poller.join()
+    codes = {code for code, _ in seen}
+    assert codes <= {200, 503}, seen
+    assert 503 in codes and all(after for code, after in seen if code == 503)
+    assert seen[-1][0] == 200
+    assert "After" not in musician_names(orchestra)
