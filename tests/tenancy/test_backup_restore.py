@@ -535,3 +535,21 @@ def test_while_a_restore_switches_the_host_answers_the_maintenance_page_never_a_
     assert 503 in codes and all(after for code, after in seen if code == 503)
     assert seen[-1][0] == 200
     assert "After" not in musician_names(orchestra)
+
+
+def test_a_caller_holding_the_operation_restores_the_latest_backup_behind_its_own_page(goteborg):
+    """As the remedy does: claim, block, restore its latest backup, and the block stays."""
+    add_musician(goteborg, "Backed")
+    first = backup_orchestra(goteborg)
+    add_musician(goteborg, "Later")
+    latest = backup_orchestra(goteborg)
+    first.path.unlink()
+    assert backup.latest_backup(goteborg).path == str(latest.path)
+    with operations.exclusive_operation(goteborg, "remedy") as current:
+        Orchestra.objects.filter(pk=goteborg.pk).update(maintenance_reason="remedy")
+        current.maintenance_reason = "remedy"
+        restore_orchestra(current, Path(backup.latest_backup(goteborg).path), claim=False)
+        assert Orchestra.objects.get(pk=goteborg.pk).maintenance_reason == "remedy"
+    assert {"Backed", "Later"} <= musician_names(goteborg)
+    latest.path.unlink()
+    assert backup.latest_backup(goteborg) is None

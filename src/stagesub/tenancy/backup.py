@@ -643,6 +643,14 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def latest_backup(orchestra: Orchestra) -> BackupRecord | None:
+    """The newest successful backup whose archive is still on disk (for a remedy, a restore)."""
+    records = BackupRecord.objects.filter(
+        orchestra=orchestra, outcome=BackupRecord.Outcome.OK, deleted_at__isnull=True
+    ).order_by("-started_at", "-pk")
+    return next((r for r in records if r.path and Path(r.path).is_file()), None)
+
+
 # --- nightly backups, retention, alerts --------------------------------------------------
 
 

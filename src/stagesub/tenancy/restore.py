@@ -597,9 +597,18 @@ def _refuse_other_engine(opened: OpenedArchive, server: DatabaseServer) -> None:
 
 
 def restore_orchestra(
-    orchestra: Orchestra, archive: Path, *, keep_days: float = 7, progress: Progress | None = None
+    orchestra: Orchestra,
+    archive: Path,
+    *,
+    keep_days: float = 7,
+    progress: Progress | None = None,
+    claim: bool = True,
 ) -> RestoreResult:
-    """Restore the orchestra's own archive into a new database and switch to it."""
+    """Restore the orchestra's own archive into a new database and switch to it.
+
+    `claim=False` is for a caller that already holds the orchestra's exclusive operation (the
+    remedy); a maintenance page already up (put there by such a caller) stays up afterwards.
+    """
     steps: list[str] = []
 
     def step(name: str) -> None:
@@ -610,7 +619,14 @@ def restore_orchestra(
     step("verify")
     with open_archive(archive) as opened:
         _refuse_foreign(opened, orchestra)
-        with operations.exclusive_operation(orchestra, "restore") as current:
+        claimed = (
+            operations.exclusive_operation(orchestra, "restore")
+            if claim
+            else contextlib.nullcontext(
+                Orchestra.objects.select_related("server").get(pk=orchestra.pk)
+            )
+        )
+        with claimed as current:
             sweep_scratch(current)
             if not current.has_database:
                 raise RestoreRefused(f"{current.subdomain} has no database to restore over")
@@ -624,8 +640,13 @@ def restore_orchestra(
                 step=step,
             )
             step("switch")
+            page = (
+                contextlib.nullcontext()
+                if current.maintenance_reason
+                else operations.maintenance(current, "restore")
+            )
             try:
-                with operations.maintenance(current, "restore"):
+                with page:
                     retired = _switch(current, built, keep_days=keep_days)
             except BaseException:
                 if ScratchDatabase.objects.filter(pk=built.scratch.pk).exists():
