@@ -93,6 +93,7 @@ def demo_cascade(orchestra) -> None:
 
     from django.utils import timezone
 
+    from stagesub.messaging import delivery
     from stagesub.offers import services
 
     if Offer.objects.exists():
@@ -109,6 +110,10 @@ def demo_cascade(orchestra) -> None:
     started = timezone.now() - datetime.timedelta(hours=20)
     for index, project in enumerate(upcoming[:6]):
         services.send_project(project, now=started)
+        # The requests reach the musicians before they answer, as they would have: delivered
+        # now (into the mailbox of the embedded setup), not left for the worker to find
+        # already answered and cancel as "not sent".
+        delivery.deliver_due(orchestra_name=orchestra.name, now=started)
         if index == 0:
             continue  # just sent: every answer still to come
         for offer in Offer.objects.filter(project=project, status=engine.PENDING).order_by("pk"):
