@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Count, Q
+
 from stagesub.offers import engine
 from stagesub.offers.models import Offer
 from stagesub.projects import sections as project_sections
@@ -36,7 +38,17 @@ def _accepted(project) -> list:
     ]
 
 
+def _offer_counts(projects) -> dict[int, tuple[int, int]]:
+    rows = (
+        Offer.objects.filter(project__in=projects)
+        .values_list("need_id")
+        .annotate(sent=Count("pk"), accepted=Count("pk", filter=Q(status=engine.ACCEPTED)))
+    )
+    return {need: (sent, accepted) for need, sent, accepted in rows}
+
+
 usage.register_offer_counter(_offers_sent)
+usage.register_offer_counts(_offer_counts)
 usage.register_asked_musicians(_asked)
 usage.register_accepted_musicians(_accepted)
 

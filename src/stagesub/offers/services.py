@@ -151,7 +151,11 @@ def _candidates(need: Need, rule: str) -> tuple[int, ...]:
 def _locked_need(need_pk: int) -> Need:
     # Lock the need row only (its optional lists are joined, and may be NULL).
     # (its lists are read only when candidates are)
-    return Need.objects.select_for_update(of=("self",)).select_related("project").get(pk=need_pk)
+    return (
+        Need.objects.select_for_update(of=("self",))
+        .select_related("project", "position__instrument")
+        .get(pk=need_pk)
+    )
 
 
 # --- messages -------------------------------------------------------------------------------
@@ -236,12 +240,26 @@ def _carry_out(
 ) -> list[Offer]:
     """Write the decision. `settings` is read by the caller only when the decision may ask."""
     filled_notices = {n.offer_id for n in decision.notices if n.kind == "position_filled"}
+    # One UPDATE per new status and one INSERT for all events: a yes that fills a need
+    # withdraws every other offer of it, in this transaction, under the need's lock.
+    by_status: dict[str, list[int]] = {}
     for offer_pk, status in decision.status_changes:
-        Offer.objects.filter(pk=offer_pk).update(
+        by_status.setdefault(status, []).append(offer_pk)
+    for status, pks in by_status.items():
+        Offer.objects.filter(pk__in=pks).update(
             status=status, answered_at=now if status in (engine.ACCEPTED, engine.DECLINED) else None
         )
-        kind = OfferEvent.Kind.FILLED if offer_pk in filled_notices else _EVENT_FOR_STATUS[status]
-        OfferEvent.objects.create(offer_id=offer_pk, kind=kind, at=now, by=by)
+    OfferEvent.objects.bulk_create(
+        OfferEvent(
+            offer_id=offer_pk,
+            kind=OfferEvent.Kind.FILLED
+            if offer_pk in filled_notices
+            else _EVENT_FOR_STATUS[status],
+            at=now,
+            by=by,
+        )
+        for offer_pk, status in decision.status_changes
+    )
     if isinstance(event, engine.Answered) and event.accepted and decision.refused == "filled":
         OfferEvent.objects.create(
             offer_id=event.offer_id, kind=OfferEvent.Kind.LATE_ANSWER, at=now, by=by
@@ -259,9 +277,13 @@ def _carry_out(
         return []
 
     orchestra, templates = _orchestra(), Templates()
-    notified = Offer.objects.select_related(
-        "musician", "need__position__instrument", "project"
-    ).in_bulk([n.offer_id for n in decision.notices])
+    # The notified offers are all this need's: share its (locked) row, position and project
+    # instead of joining them into every offer.
+    notified = Offer.objects.select_related("musician").in_bulk(
+        [n.offer_id for n in decision.notices]
+    )
+    for offer in notified.values():
+        offer.need, offer.project = need, need.project
     for notice in decision.notices:
         # (a decision confirms at most one offer: the yes it answers)
         files = (

@@ -396,39 +396,64 @@ def add_to_project_list(project_list: ProjectList, musician_ids: list[int]):
 
 def staffing(project: Project) -> dict:
     """Accepted seats over needed seats, as the project list and page show it."""
-    needs = [n for n in project.needs.all() if n.status != Need.Status.ARCHIVED]
-    needed = sum(n.quantity for n in needs)
-    accepted = sum(accepted_count(n) for n in needs)
-    if not needs:
-        label, percent = "no_needs", None
-    elif not usage.offers_sent(project):
-        label, percent = "not_started", 0
-    else:
-        percent = round(100 * accepted / needed) if needed else 0
-        label = "full" if accepted >= needed else "partial"
-    colour = (
-        None
-        if percent is None
-        else ("green" if percent >= 80 else "yellow" if percent >= 50 else "red")
-    )
-    return {
-        "needed": needed,
-        "accepted": accepted,
-        "percent": percent,
-        "label": label,
-        "colour": colour,
-    }
+    return staffing_of([project])[project.pk]
 
 
-def need_state(need: Need) -> str:
-    """not_started, in_progress, paused, filled or archived (for the project page)."""
+def staffing_of(projects: list[Project]) -> dict[int, dict]:
+    """staffing() for many projects in two queries, whatever their number (the project list)."""
+    counts = usage.offer_counts(projects)
+    needs: dict[int, list[Need]] = {p.pk: [] for p in projects}
+    for need in Need.objects.filter(project__in=projects):
+        needs[need.project_id].append(need)
+    result = {}
+    for project in projects:
+        live = [n for n in needs[project.pk] if n.status != Need.Status.ARCHIVED]
+        needed = sum(n.quantity for n in live)
+        accepted = sum(counts.get(n.pk, (0, 0))[1] for n in live)
+        sent = sum(counts.get(n.pk, (0, 0))[0] for n in needs[project.pk])
+        if not live:
+            label, percent = "no_needs", None
+        elif not sent:
+            label, percent = "not_started", 0
+        else:
+            percent = round(100 * accepted / needed) if needed else 0
+            label = "full" if accepted >= needed else "partial"
+        colour = (
+            None
+            if percent is None
+            else ("green" if percent >= 80 else "yellow" if percent >= 50 else "red")
+        )
+        result[project.pk] = {
+            "needed": needed,
+            "accepted": accepted,
+            "percent": percent,
+            "label": label,
+            "colour": colour,
+        }
+    return result
+
+
+def need_state(need: Need, counts: tuple[int, int] | None = None) -> str:
+    """not_started, in_progress, paused, filled or archived (for the project page).
+
+    `counts` is the need's (offers sent, offers accepted) from usage.offer_counts, when the
+    caller read them for all its needs at once."""
+    if counts is None:
+        counts = usage.offer_counts([need.project_id]).get(need.pk, (0, 0))
+    sent, accepted = counts
     if need.status == Need.Status.ARCHIVED:
         return "archived"
-    if need.status == Need.Status.COMPLETED or accepted_count(need) >= need.quantity:
+    if need.status == Need.Status.COMPLETED or accepted >= need.quantity:
         return "filled"
     if need.status == Need.Status.PAUSED:
         return "paused"
-    return "in_progress" if usage.offers_sent(need) else "not_started"
+    return "in_progress" if sent else "not_started"
+
+
+def need_states(project: Project, needs: list[Need]) -> dict[int, str]:
+    """need_state() of each of the project's `needs`, in one query."""
+    counts = usage.offer_counts([project])
+    return {n.pk: need_state(n, counts.get(n.pk, (0, 0))) for n in needs}
 
 
 def accepted_by_position(project: Project) -> list[tuple[str, list]]:

@@ -61,3 +61,21 @@ def quantity_changed(need, quantity: int) -> bool:
     for handler in _quantity_handlers:
         handler(need, quantity)
     return bool(_quantity_handlers)
+
+
+_offer_counts: list[Callable[[list], dict[int, tuple[int, int]]]] = []
+
+
+def register_offer_counts(provider: Callable[[list], dict[int, tuple[int, int]]]) -> None:
+    """provider(projects) → {need pk: (offers sent, offers accepted)} for every need of those
+    projects that has offers, in one query (list pages must not ask once per project or need)."""
+    _offer_counts.append(provider)
+
+
+def offer_counts(projects) -> dict[int, tuple[int, int]]:
+    counts: dict[int, tuple[int, int]] = {}
+    for provider in _offer_counts:
+        for need, (sent, accepted) in provider(projects).items():
+            before = counts.get(need, (0, 0))
+            counts[need] = (before[0] + sent, before[1] + accepted)
+    return counts

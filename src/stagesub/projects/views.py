@@ -43,7 +43,7 @@ def project_list(request):
         projects = [p for p in projects if p.is_upcoming(now)]
     elif show == "past":
         projects = [p for p in projects if not p.is_upcoming(now)]
-    staffing = {p.pk: services.staffing(p) for p in projects}
+    staffing = services.staffing_of(projects)
     if sort == "staffing":  # best staffed first; projects without needs last
         projects.sort(
             key=lambda p: -1 if staffing[p.pk]["percent"] is None else -staffing[p.pk]["percent"]
@@ -125,21 +125,25 @@ def _need_form(project, data=None, initial=None) -> NeedForm:
 
 
 def _detail_page(request, project: Project, need_form: NeedForm, status: int = 200, file_form=None):
+    # Read once: the table, the file form's choices and the states all show the same needs.
+    needs = list(
+        project.needs.select_related(
+            "position__instrument", "ranking_list__position__instrument", "project_list"
+        )
+    )
     return render(
         request,
         "projects/project_detail.html",
         {
             "project": project,
-            "needs": project.needs.select_related(
-                "position__instrument", "ranking_list", "project_list"
-            ),
+            "needs": needs,
             "need_form": need_form,
             "sections": sections_for(project),
-            "file_form": file_form or FileForm(needs=project.needs.all()),
+            "file_form": file_form or FileForm(needs=needs),
             "files": project.files.select_related("stored", "need"),
             "staffing": services.staffing(project),
             "accepted": services.accepted_by_position(project),
-            "need_states": {n.pk: services.need_state(n) for n in project.needs.all()},
+            "need_states": services.need_states(project, needs),
             "today": today(),
             "lists": project.lists.select_related("position__instrument"),
             "positions": Position.objects.select_related("instrument").filter(

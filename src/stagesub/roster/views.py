@@ -25,8 +25,33 @@ from stagesub.roster.forms import (
     NameForm,
     grouped_positions,
 )
-from stagesub.roster.models import Instrument, Musician, Position
+from stagesub.roster.models import Instrument, Musician, Position, Qualification
 from stagesub.roster.profile import sections_for
+
+LIST_FIELDS = (
+    "musician_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "status",
+    "local_residence",
+)
+
+
+def _attach_qualification_names(musicians: list[Musician]) -> None:
+    """m.qualification_names ("Violin: Tutti violin 1, ...") for the list, in one query with
+    no model instances: a prefetch would build a manager, a position and an instrument per row."""
+    names: dict[int, list[str]] = {}
+    rows = (
+        Qualification.objects.filter(musician__in=[m.pk for m in musicians])
+        .order_by(*(f"position__{key}" for key in Position._meta.ordering))
+        .values_list("musician_id", "position__instrument__name", "position__name")
+    )
+    for musician_id, instrument, position in rows:
+        names.setdefault(musician_id, []).append(f"{instrument}: {position}")
+    for m in musicians:
+        m.qualification_names = ", ".join(names.get(m.pk, ()))
 
 
 def _musician(musician_id: str) -> Musician:
@@ -36,7 +61,7 @@ def _musician(musician_id: str) -> Musician:
 @login_required
 def musician_list(request):
     form = MusicianFilterForm(request.GET or None)
-    musicians = Musician.objects.prefetch_related("qualifications__instrument")
+    musicians = Musician.objects.only(*LIST_FIELDS)  # what the table shows
     status, sort = "", "first"
     if form.is_valid():
         d = form.cleaned_data
@@ -61,6 +86,7 @@ def musician_list(request):
     else:
         musicians = musicians.exclude(status=Musician.Status.ARCHIVED)
     musicians = list(musicians.distinct())
+    _attach_qualification_names(musicians)
     if sort == "newest":
         musicians.sort(key=lambda m: m.pk, reverse=True)
     elif sort == "last":

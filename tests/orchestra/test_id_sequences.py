@@ -1,0 +1,123 @@
+"""Offer numbers (REQ...): never reused, unique under concurrency, and on PostgreSQL taken
+without holding a lock until commit (a sequence), so offer-creating transactions run side by side.
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connections as django_connections
+from django.db.migrations.executor import MigrationExecutor
+
+from stagesub.orchestra.ids import advance_past, format_readable_id, next_readable_id
+from stagesub.orchestra.models import IdSequence
+from stagesub.tenancy import use_orchestra
+from stagesub.tenancy.context import current_binding, orchestra_atomic
+from tests.conftest import BACKEND
+
+
+def number(readable_id: str) -> int:
+    return int(readable_id.removeprefix("REQ"))
+
+
+class Rollback(Exception):
+    pass
+
+
+def test_concurrent_offer_ids_are_unique_even_with_rollbacks(goteborg):
+    committed: list[str] = []
+    lock = threading.Lock()
+
+    def take(worker):
+        try:
+            with use_orchestra(goteborg):
+                for i in range(10):
+                    try:
+                        with orchestra_atomic():
+                            taken = next_readable_id("REQ")
+                            if (worker + i) % 3 == 0:
+                                raise Rollback
+                        with lock:
+                            committed.append(taken)
+                    except Rollback:
+                        pass
+        finally:
+            django_connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(take, range(8)))
+    assert len(committed) > 40
+    assert len(set(committed)) == len(committed)
+
+
+def test_a_rollback_never_lets_a_later_id_reuse_a_committed_one(goteborg):
+    with use_orchestra(goteborg):
+        with orchestra_atomic():
+            first = next_readable_id("REQ")
+        with pytest.raises(Rollback), orchestra_atomic():
+            rolled_back = next_readable_id("REQ")
+            raise Rollback
+        later = next_readable_id("REQ")
+    assert number(later) > number(first)
+    if BACKEND == "postgresql":
+        # A sequence leaves a gap where the rolled-back number was; it is never handed out.
+        assert number(later) > number(rolled_back)
+
+
+def test_advance_past_only_moves_forward(goteborg):
+    with use_orchestra(goteborg):
+        advance_past("REQ", 40)
+        assert next_readable_id("REQ") == "REQ041"
+        advance_past("REQ", 5)
+        assert next_readable_id("REQ") == "REQ042"
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="SQLite serialises every writer anyway")
+def test_an_open_transaction_holding_an_offer_id_does_not_block_another(goteborg):
+    taken, release = threading.Event(), threading.Event()
+    first: list[str] = []
+
+    def hold():
+        try:
+            with use_orchestra(goteborg), orchestra_atomic():
+                first.append(next_readable_id("REQ"))
+                taken.set()
+                release.wait(30)
+        finally:
+            django_connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert taken.wait(30)
+        with use_orchestra(goteborg), orchestra_atomic():
+            with django_connections[current_binding().alias].cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            second = next_readable_id("REQ")  # a counter row would wait for the holder's commit
+    finally:
+        release.set()
+        holder.join()
+    assert second != first[0]
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="the sequence exists on PostgreSQL only")
+def test_migrating_to_the_sequence_continues_after_the_counter_and_back(goteborg):
+    with use_orchestra(goteborg):
+        alias = current_binding().alias
+        connection = django_connections[alias]
+        executor = MigrationExecutor(connection)
+        executor.migrate([("orchestra", "0003_orchestrasettings")])
+        IdSequence.objects.update_or_create(prefix="REQ", defaults={"last_number": 41})
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([("orchestra", "0004_readable_id_sequence_for_offers")])
+        assert next_readable_id("REQ") == format_readable_id("REQ", 42)
+        assert next_readable_id("REQ") == format_readable_id("REQ", 43)
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([("orchestra", "0003_orchestrasettings")])
+        assert IdSequence.objects.get(prefix="REQ").last_number == 43  # what the old code reads
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([("orchestra", "0004_readable_id_sequence_for_offers")])
+        assert next_readable_id("REQ") == format_readable_id("REQ", 44)
