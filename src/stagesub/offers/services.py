@@ -14,6 +14,7 @@ project) backs this up, and a transaction it refuses is retried from the start.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -40,6 +41,8 @@ from stagesub.tenancy.models import Orchestra
 RETRIES = 3
 # Outcome.refused for an answer that repeats the one already recorded.
 REPEATED = "repeated"
+# Outcome.refused when the decision differs from the preview the staff confirmed.
+CHANGED = "changed"
 # A request delivered later than this after it was queued starts its response window anew.
 LATE_DELIVERY = datetime.timedelta(minutes=1)
 
@@ -321,6 +324,7 @@ def _act(
     event_for: Callable[[Need], engine.Event | None],
     now: datetime.datetime | None = None,
     by: str = "",
+    expected: str | None = None,
 ) -> Outcome:
     now = now or timezone.now()
     for attempt in range(RETRIES):
@@ -343,6 +347,9 @@ def _act(
                     )
                     state = replace(state, candidates=_candidates(need, settings.conflict_rule))
                 decision = engine.decide(state, event)
+                if expected is not None and fingerprint(decision) != expected:
+                    # Staff confirmed a preview that no longer holds: write nothing.
+                    return Outcome(engine.Decision(refused=CHANGED), event=event)
                 created = _carry_out(need, decision, event, now, by, settings)
             return Outcome(decision, created, event)
         except IntegrityError:
@@ -402,10 +409,36 @@ def withdraw(offer: Offer, *, now: datetime.datetime | None = None, by: str = ""
     return _act(offer.need_id, lambda _need: engine.Withdrawn(offer.pk), now, by)
 
 
+def fingerprint(decision: engine.Decision) -> str:
+    """What a decision will do (status changes, musicians asked, seats), as a short digest.
+
+    A confirmed preview carries it, so the change is made only if it still does exactly what
+    the staff were shown."""
+    text = repr((decision.quantity, sorted(decision.status_changes), decision.ask))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def quantity_decision(need: Need, quantity: int) -> engine.Decision:
+    """What changing the need's seats to `quantity` would do now (reads, writes nothing)."""
+    state = _offer_state(need)
+    event = engine.QuantityChanged(quantity)
+    if engine.would_ask(state, event):
+        rule = OrchestraSettings.current().conflict_rule
+        state = replace(state, candidates=_candidates(need, rule))
+    return engine.decide(state, event)
+
+
 def change_quantity(
-    need: Need, quantity: int, *, now: datetime.datetime | None = None, by: str = ""
+    need: Need,
+    quantity: int,
+    *,
+    now: datetime.datetime | None = None,
+    by: str = "",
+    expected: str | None = None,
 ) -> Outcome:
-    return _act(need.pk, lambda _need: engine.QuantityChanged(quantity), now, by)
+    """Change the seats; with `expected` (a preview's fingerprint) only if the change still
+    withdraws and asks exactly what the preview showed (else refused as CHANGED)."""
+    return _act(need.pk, lambda _need: engine.QuantityChanged(quantity), now, by, expected)
 
 
 def resend(message: Message, *, now: datetime.datetime | None = None, by: str = "") -> Message:

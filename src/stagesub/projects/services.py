@@ -293,9 +293,8 @@ def create_need(project: Project, data: NeedData) -> Need:
 
 
 def update_need(need: Need, data: NeedData) -> Need:
-    """Change a need. Quantity never below the seats already accepted; strategy, list and
-    response time only until the first offer is sent. Raising the quantity of a filled need
-    reopens it."""
+    """Change a need. Quantity, strategy, list and response time only until the first offer
+    is sent (then seats change through offers.services.change_quantity, after a preview)."""
     with orchestra_atomic():
         need = Need.objects.select_for_update().get(pk=need.pk)
         if need.status == Need.Status.ARCHIVED:
@@ -314,7 +313,19 @@ def update_need(need: Need, data: NeedData) -> Need:
                     % {"n": accepted}
                 }
             )
-        if usage.offers_sent(need):
+        sent = usage.offers_sent(need)
+        if sent and data.quantity != need.quantity:
+            # Changing seats with requests out withdraws or asks musicians: that goes through
+            # the seats page, which shows who first (offers.views.change_quantity).
+            raise ValidationError(
+                {
+                    "quantity": _(
+                        "Requests have been sent: change the seats with “Change seats…” on "
+                        "the project page, which shows who would be withdrawn or asked first."
+                    )
+                }
+            )
+        if sent:
             locked = {
                 "strategy": data.strategy != need.strategy,
                 "list": (data.ranking_list_id, data.project_list_id)
@@ -327,7 +338,6 @@ def update_need(need: Need, data: NeedData) -> Need:
                     {field: _("Cannot change once requests have been sent.") for field in changed}
                 )
         _validate_need(need.project, data, need=need)
-        quantity_changed = data.quantity != need.quantity
         need.quantity = data.quantity
         need.strategy, need.max_recipients = data.strategy, data.max_recipients
         need.ranking_list_id, need.project_list_id = data.ranking_list_id, data.project_list_id
@@ -336,10 +346,6 @@ def update_need(need: Need, data: NeedData) -> Need:
         if need.status == Need.Status.COMPLETED and accepted < need.quantity:
             need.status = Need.Status.ACTIVE  # more seats than accepted: asking continues
         need.save()
-        if quantity_changed and usage.offers_sent(need):
-            # Offers are out: the engine withdraws surplus offers or asks more musicians.
-            usage.quantity_changed(need, data.quantity)
-            need.refresh_from_db()
     return need
 
 
