@@ -166,3 +166,17 @@ def test_edit_need_page(client, goteborg):
     assert response.status_code == 302
     with use_orchestra(goteborg):
         assert Need.objects.get().quantity == 3
+
+
+def test_at_the_project_limit_new_project_says_so_before_the_form(client, goteborg, settings):
+    goteborg.projects_limit = 1
+    goteborg.save()
+    assert client.get("/projects/new/").context["form"]  # room left: the form
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    listing = client.get("/projects/").content.decode()
+    assert "Your plan allows 1 projects" in listing and settings.PLATFORM_CONTACT in listing
+    assert 'href="/projects/new/"' not in listing and "disabled" in listing
+    new = client.get("/projects/new/")
+    page = new.content.decode()
+    assert "Your plan allows 1 projects" in page and settings.PLATFORM_CONTACT in page
+    assert 'name="name"' not in page  # no form to fill in for nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -41,19 +42,26 @@ def _clean_project(data: ProjectData) -> ProjectData:
     )
 
 
+def _limit_message(current: int, max_projects: int) -> str:
+    return _(
+        "Your plan allows %(limit)s projects and you have %(current)s. Archive finished "
+        "projects, or contact StageSub (%(contact)s) to change plan."
+    ) % {"limit": max_projects, "current": current, "contact": settings.PLATFORM_CONTACT}
+
+
+def project_limit_reached(max_projects: int) -> str:
+    """Why no project can be created now, or "": shown before anyone fills in the form."""
+    current = Project.objects.filter(is_archived=False).count()
+    return _limit_message(current, max_projects) if current >= max_projects else ""
+
+
 def create_project(data: ProjectData, *, max_projects: int) -> Project:
     data = _clean_project(data)
     with orchestra_atomic():
         project_id = next_readable_id("PROJ")  # locks the counter: the limit check cannot race
         current = Project.objects.filter(is_archived=False).count()
         if current >= max_projects:
-            raise ValidationError(
-                _(
-                    "Your plan allows %(limit)s projects and you have %(current)s. Archive finished "
-                    "projects, or contact StageSub to change plan."
-                )
-                % {"limit": max_projects, "current": current}
-            )
+            raise ValidationError(_limit_message(current, max_projects))
         return Project.objects.create(project_id=project_id, **data.__dict__)
 
 

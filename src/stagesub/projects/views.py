@@ -70,12 +70,16 @@ def project_list(request):
             "sort": sort,
             "q": q,
             "today": now,
+            "limit": services.project_limit_reached(request.orchestra.max_projects),
         },
     )
 
 
 @login_required
 def project_create(request):
+    limit = services.project_limit_reached(request.orchestra.max_projects)
+    if limit:  # said before the form is filled in, not after
+        return render(request, "projects/project_form.html", {"creating": True, "limit": limit})
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
