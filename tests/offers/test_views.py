@@ -288,3 +288,33 @@ def test_readable_ids_in_offer_urls_are_case_insensitive(goteborg):
     project_id, need_id = need.project.project_id.lower(), need.need_id.lower()
     assert client.get(f"/projects/{project_id}/needs/{need_id}/send/").status_code == 200
     assert client.get(f"/offers/{offer.offer_id.lower()}/").status_code == 200
+
+
+def test_no_requests_for_an_archived_or_past_project_and_archiving_says_so(goteborg):
+    need = make_need(goteborg, "parallel", 2, count=4)
+    project = need.project
+    client = staff(goteborg)
+    archived = client.post(
+        f"/projects/{project.project_id}/action/", {"action": "archive"}, follow=True
+    )
+    page = archived.content.decode()
+    assert "was archived" in page and 'data-testid="archived-badge"' in page
+    assert 'data-testid="requests-closed"' in page and "/send/" not in page
+    listing = client.get("/projects/?show=archived").content.decode()
+    assert "Mahler 2" in listing and "badge-archived" in listing
+    with use_orchestra(goteborg):
+        with pytest.raises(ValidationError, match="archived"):
+            services.send(need)
+        with pytest.raises(ValidationError, match="archived"):
+            services.send_project(project)
+    refused = client.post(f"/projects/{project.project_id}/send/", follow=True)
+    assert "archived" in refused.content.decode()
+    client.post(f"/projects/{project.project_id}/action/", {"action": "restore"})
+    with use_orchestra(goteborg):
+        first = services.send(need).created[0]
+        # The week is over: nothing new is sent, a no is not replaced, the yes still counts.
+        after = timezone.make_aware(datetime.datetime(2027, 4, 1, 12))
+        with pytest.raises(ValidationError, match="week is over"):
+            services.send(need, now=after)
+        services.answer(first, accepted=False, now=after)
+        assert Offer.objects.count() == 2

@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stagesub.messaging.models import Message
 from stagesub.offers import engine
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.projects.models import Need, Project
+from stagesub.projects.services import requests_refused
 
 TOAST_KINDS = {
     OfferEvent.Kind.ACCEPTED: "success",
@@ -49,6 +51,7 @@ class Panel:
     rows: list[NeedRow]
     last_event: int
     toasts: list[Toast] = field(default_factory=list)
+    closed: str = ""  # why no request can be sent (archived, week over), or ""
 
     @property
     def accepted(self) -> int:
@@ -70,7 +73,12 @@ def panel(project: Project, *, since: int | None = None) -> Panel:
         offers.setdefault(offer.need_id, []).append(offer)
     events = OfferEvent.objects.filter(offer__project=project)
     last = events.aggregate(m=Max("pk"))["m"] or 0
-    result = Panel(project, [NeedRow(n, offers.get(n.pk, [])) for n in needs], last)
+    result = Panel(
+        project,
+        [NeedRow(n, offers.get(n.pk, [])) for n in needs],
+        last,
+        closed=requests_refused(project, timezone.localdate()),
+    )
     if since is not None and since < last:
         # Answers and timeouts since the page last looked: a toast each (external events;
         # the staff's own actions are confirmed by the page they made them on).

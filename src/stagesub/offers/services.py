@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import Count, Exists, OuterRef
 from django.utils import formats, timezone, translation
@@ -30,6 +31,7 @@ from stagesub.offers import engine, selection, tokens
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import next_readable_id
 from stagesub.orchestra.models import OrchestraSettings
+from stagesub.projects import services as projects
 from stagesub.projects.files import sent_with
 from stagesub.projects.models import Need, Project, ProjectFile
 from stagesub.roster.models import Musician, Qualification
@@ -335,7 +337,12 @@ def _act(
                 if event is None:  # the event already happened: nothing to decide or log
                     return Outcome(engine.Decision(refused=REPEATED))
                 state, settings = _offer_state(need), None
-                if engine.would_ask(state, event):
+                closed = projects.requests_refused(need.project, timezone.localdate(now))
+                if closed and isinstance(event, engine.Send):
+                    raise ValidationError(closed)
+                # A closed project asks nobody new (a refill after a no, more seats); answers
+                # to requests already out still count.
+                if not closed and engine.would_ask(state, event):
                     settings = OrchestraSettings.current()
                     # Asking is serialised per project (answers that ask nobody are not):
                     # lock the project row, then read the candidates as committed now, so two
@@ -364,6 +371,8 @@ def _act(
 
 
 def send(need: Need, *, now: datetime.datetime | None = None, by: str = "") -> Outcome:
+    """Start or continue asking for the need; refused (ValidationError) when its project is
+    archived or its week is over (projects.services.requests_refused)."""
     return _act(need.pk, lambda _need: engine.Send(), now, by)
 
 
@@ -372,7 +381,11 @@ def send_project(project: Project, *, now: datetime.datetime | None = None, by: 
 
     Each need is its own transaction; what an earlier need asks is committed before the next
     need is read, so a later need cannot pick the same musician ("first processed wins").
+    Refused (ValidationError) for an archived project or one whose week is over.
     """
+    closed = projects.requests_refused(project, timezone.localdate(now or timezone.now()))
+    if closed:
+        raise ValidationError(closed)
     total = 0
     for need in project_needs(project).filter(status=Need.Status.ACTIVE):
         total += len(send(need, now=now, by=by).created)
@@ -422,7 +435,8 @@ def quantity_decision(need: Need, quantity: int) -> engine.Decision:
     """What changing the need's seats to `quantity` would do now (reads, writes nothing)."""
     state = _offer_state(need)
     event = engine.QuantityChanged(quantity)
-    if engine.would_ask(state, event):
+    closed = projects.requests_refused(need.project, timezone.localdate())
+    if not closed and engine.would_ask(state, event):  # as _act decides it
         rule = OrchestraSettings.current().conflict_rule
         state = replace(state, candidates=_candidates(need, rule))
     return engine.decide(state, event)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
@@ -17,6 +18,7 @@ from stagesub.offers.models import Offer, OfferEvent
 from stagesub.offers.preview import preview, quantity_preview
 from stagesub.projects.files import download, sent_with
 from stagesub.projects.models import Need, ProjectFile
+from stagesub.projects.services import requests_refused
 from stagesub.projects.shortcuts import need_or_404, project_or_404
 from stagesub.tenancy.context import current_binding
 from stagesub.validation import require_id
@@ -119,12 +121,17 @@ def send_preview(request, project_id: str, need_id: str | None = None):
     """GET: the dry run for one need or the whole project. POST: send."""
     project = project_or_404(project_id)
     need = need_or_404(project, need_id) if need_id else None
+    closed = requests_refused(project, timezone.localdate())
     if request.method == "POST":
         by = request.user.get_username()
-        if need is not None:
-            count = len(services.send(need, by=by).created)
-        else:
-            count = services.send_project(project, by=by)
+        try:
+            if need is not None:
+                count = len(services.send(need, by=by).created)
+            else:
+                count = services.send_project(project, by=by)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+            return redirect("projects:project", project.project_id)
         if count:
             messages.success(
                 request,
@@ -142,7 +149,8 @@ def send_preview(request, project_id: str, need_id: str | None = None):
             "project": project,
             "need": need,
             "previews": previews,
-            "will_send": sum(len(p.to_ask) for p in previews),
+            "will_send": 0 if closed else sum(len(p.to_ask) for p in previews),
+            "closed": closed,
         },
     )
 

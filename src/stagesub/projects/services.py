@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from stagesub.orchestra.ids import next_readable_id
@@ -71,6 +71,17 @@ def update_project(project: Project, data: ProjectData) -> Project:
         setattr(project, key, value)
     project.save()
     return project
+
+
+def requests_refused(project: Project, today: datetime.date) -> str:
+    """Why no request may be sent for the project now, or "" (archived, or its week is over)."""
+    if project.is_archived:
+        return _("The project is archived, so no requests can be sent. Restore it first.")
+    if not project.is_upcoming(today):
+        return _(
+            "The project's week is over (it started %(date)s), so no requests can be sent."
+        ) % {"date": formats.date_format(project.start_date, "DATE_FORMAT")}
+    return ""
 
 
 def set_project_archived(project: Project, archived: bool) -> Project:

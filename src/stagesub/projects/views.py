@@ -177,6 +177,12 @@ def project_action(request, project_id):
     try:
         if action in ("archive", "restore"):
             services.set_project_archived(project, action == "archive")
+            archived = _(
+                "%(name)s was archived: no requests can be sent for it. Restore it to undo."
+            )
+            restored = _("%(name)s was restored.")
+            text = archived if action == "archive" else restored
+            messages.success(request, text % {"name": project.name})
         elif action in ("pause", "resume"):
             count = services.set_project_paused(project, action == "pause")
             messages.success(request, _("%(n)s needs changed.") % {"n": count})
