@@ -111,6 +111,30 @@ def test_import_preview_then_confirm(client, goteborg):
         assert Musician.objects.count() == 1
 
 
+def test_import_update_keeps_blank_cells_and_previews_each_change(client, goteborg):
+    _create(client, phone="070-123 45 67", notes="Spelar barock")
+    with use_orchestra(goteborg):
+        before = Musician.objects.get()
+    sheet = "First name;Last name;E-mail;Phone;Notes\nEva;Lind-Berg;EVA@example.se;;\n"
+    upload = io.BytesIO(sheet.encode())
+    upload.name = "lista.csv"
+    response = client.post("/musicians/import/", {"file": upload})
+    row = response.context["preview"].rows[0]
+    assert row.action == "update"
+    assert [(c.label, c.old, c.new) for c in row.changes] == [("Last name", "Lind", "Lind-Berg")]
+    page = response.content.decode()
+    assert 'data-testid="import-diff"' in page and "Lind-Berg" in page
+    client.post("/musicians/import/", {"token": response.context["token"]})
+    with use_orchestra(goteborg):
+        after = Musician.objects.get()
+    assert after.last_name == "Lind-Berg"
+    assert (after.first_name, after.phone, after.notes) == (
+        before.first_name,
+        before.phone,
+        "Spelar barock",
+    )
+
+
 def test_import_rejects_bad_files_next_to_the_field(client):
     bad = io.BytesIO(b"%PDF-1.4")
     bad.name = "roster.pdf"
