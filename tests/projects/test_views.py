@@ -180,3 +180,22 @@ def test_at_the_project_limit_new_project_says_so_before_the_form(client, gotebo
     page = new.content.decode()
     assert "Your plan allows 1 projects" in page and settings.PLATFORM_CONTACT in page
     assert 'name="name"' not in page  # no form to fill in for nothing
+
+
+def test_failed_add_need_and_upload_summarise_errors_first_and_their_addresses_answer_get(
+    client, goteborg
+):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    failed = client.post("/projects/PROJ001/needs/new/", {"quantity": "0"})
+    page = failed.content.decode()
+    assert failed.status_code == 400
+    summary = page.index('data-testid="error-summary"')
+    assert summary < page.index('id="offers-panel"')  # before the rest of the page
+    assert 'href="#id_quantity"' in page[summary:] and "data-focus-on-load" in page
+    reload = client.get("/projects/PROJ001/needs/new/")
+    assert reload.status_code == 302 and reload["Location"] == "/projects/PROJ001/"
+    upload = client.post("/projects/PROJ001/files/new/", {"display_name": "x"})
+    page = upload.content.decode()
+    assert upload.status_code == 400 and 'href="#id_file"' in page
+    assert page.index('data-testid="error-summary"') < page.index('id="offers-panel"')
+    assert client.get("/projects/PROJ001/files/new/").status_code == 302

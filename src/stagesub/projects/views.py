@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from stagesub.projects import calendar, files, services
 from stagesub.projects.forms import FileForm, NeedForm, ProjectForm, today
@@ -95,7 +95,11 @@ def project_create(request):
                 % {"name": project.name, "id": project.project_id},
             )
             return redirect("projects:project", project_id=project.project_id)
-    return render(request, "projects/project_form.html", {"form": form, "creating": True})
+    return render(
+        request,
+        "projects/project_form.html",
+        {"form": form, "creating": True, "error_forms": [form] if form.errors else []},
+    )
 
 
 @login_required
@@ -110,7 +114,11 @@ def project_edit(request, project_id):
         else:
             messages.success(request, _("Changes saved."))
             return redirect("projects:project", project_id=project.project_id)
-    return render(request, "projects/project_form.html", {"form": form, "project": project})
+    return render(
+        request,
+        "projects/project_form.html",
+        {"form": form, "project": project, "error_forms": [form] if form.errors else []},
+    )
 
 
 def _need_form(project, data=None, initial=None) -> NeedForm:
@@ -135,6 +143,7 @@ def _detail_page(request, project: Project, need_form: NeedForm, status: int = 2
             "position__instrument", "ranking_list__position__instrument", "project_list"
         )
     )
+    file_form = file_form or FileForm(needs=needs)
     return render(
         request,
         "projects/project_detail.html",
@@ -143,7 +152,8 @@ def _detail_page(request, project: Project, need_form: NeedForm, status: int = 2
             "needs": needs,
             "need_form": need_form,
             "sections": sections_for(project),
-            "file_form": file_form or FileForm(needs=needs),
+            "file_form": file_form,
+            "error_forms": [f for f in (need_form, file_form) if f.errors],
             "files": project.files.select_related("stored", "need"),
             "staffing": services.staffing(project),
             "accepted": services.accepted_by_position(project),
@@ -199,9 +209,12 @@ def project_action(request, project_id):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def need_create(request, project_id):
+    """POST adds a need; GET (a reload of the address a failed POST left) shows the project."""
     project = project_or_404(project_id)
+    if request.method == "GET":
+        return redirect("projects:project", project_id=project.project_id)
     form = _need_form(project, request.POST)
     if form.is_valid():
         try:
@@ -233,7 +246,12 @@ def need_edit(request, project_id, need_id):
     return render(
         request,
         "projects/need_form.html",
-        {"project": project, "need": need, "form": form},
+        {
+            "project": project,
+            "need": need,
+            "form": form,
+            "error_forms": [form] if form.errors else [],
+        },
         status=status,
     )
 
@@ -386,9 +404,12 @@ def apply_template(request, project_id):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def file_upload(request, project_id):
+    """POST uploads; GET (a reload of the address a failed POST left) shows the project."""
     project = project_or_404(project_id)
+    if request.method == "GET":
+        return redirect("projects:project", project_id=project.project_id)
     form = FileForm(request.POST, request.FILES, needs=project.needs.all())
     if form.is_valid():
         d = form.cleaned_data
