@@ -180,3 +180,25 @@ def test_roster_pages_refuse_anonymous_and_other_orchestras(goteborg, malmo):
     # MUS001 exists in Malmö only: Göteborg's host never serves it
     goteborg_client = login(goteborg, "goteborg-admin")
     assert goteborg_client.get("/musicians/MUS001/").status_code == 404
+
+
+def test_instrument_and_position_names_have_a_length_limit_on_both_backends(client, goteborg):
+    huge = "A" * 10_000
+    response = client.post("/instruments/new/", {"action": "create", "name": huge}, follow=True)
+    assert response.status_code == 200 and "At most 100 characters" in response.content.decode()
+    with use_orchestra(goteborg):
+        assert not Instrument.objects.filter(name__startswith="AAAA").exists()
+        violin = Instrument.objects.get(name="Violin")
+    added = client.post(
+        f"/instruments/{violin.pk}/", {"action": "add_position", "name": huge}, follow=True
+    )
+    assert "At most 100 characters" in added.content.decode()
+    renamed = client.post(f"/instruments/{violin.pk}/", {"action": "rename", "name": huge})
+    assert renamed.status_code == 302
+    with use_orchestra(goteborg):
+        assert not Position.objects.filter(name__startswith="AAAA").exists()
+        assert Instrument.objects.get(pk=violin.pk).name == "Violin"
+    exactly = "B" * 100  # the limit itself is fine
+    client.post("/instruments/new/", {"action": "create", "name": exactly})
+    with use_orchestra(goteborg):
+        assert Instrument.objects.filter(name=exactly).exists()

@@ -17,6 +17,7 @@ from stagesub.projects.models import Need, Project, ProjectList, ProjectListEntr
 from stagesub.rankings.models import RankingList
 from stagesub.roster.models import Musician, Position, Qualification
 from stagesub.tenancy.context import orchestra_atomic
+from stagesub.validation import too_long
 
 MAX_RESPONSE_HOURS = 4500  # about six months
 
@@ -33,6 +34,10 @@ class ProjectData:
 def _clean_project(data: ProjectData) -> ProjectData:
     if not data.name.strip():
         raise ValidationError({"name": _("Enter the project's name.")})
+    try:
+        too_long(data.name.strip(), Project._meta.get_field("name").max_length)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
     return ProjectData(
         name=data.name.strip(),
         start_date=data.start_date,
@@ -161,6 +166,7 @@ def save_as_template(project_list: ProjectList, template_name: str) -> ProjectLi
     name = template_name.strip()
     if not name:
         raise ValidationError({"template_name": _("Give the template a name.")})
+    too_long(name, ProjectList._meta.get_field("template_name").max_length)
     project_list.is_template, project_list.template_name = True, name
     project_list.save(update_fields=["is_template", "template_name"])
     return project_list
