@@ -194,13 +194,13 @@ def message_values(offer: Offer, orchestra: Orchestra, *, attachments: int = 0) 
             "projectName": project.name,
             "position": str(need.position),
             "instrument": need.position.instrument.name,
-            "startDate": formats.date_format(project.start_date, "j F Y"),
+            "startDate": formats.date_format(project.start_date, "DATE_FORMAT"),
             "weekNumber": str(project.week),
             "rehearsalSchedule": project.rehearsal_schedule or _("see the attached information"),
             "concertInfo": project.concert_info or _("information will follow"),
             "quantity": str(need.quantity),
             "responseUrl": response_url(orchestra, offer),
-            "responseDeadline": formats.date_format(deadline, "j F Y H:i"),
+            "responseDeadline": formats.date_format(deadline, "DATETIME_FORMAT"),
             "responseTime": str(need.response_time_hours),
             "attachmentNote": (
                 _("See the attached files for sheet music and further information.")
