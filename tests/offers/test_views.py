@@ -318,3 +318,19 @@ def test_no_requests_for_an_archived_or_past_project_and_archiving_says_so(goteb
             services.send(need, now=after)
         services.answer(first, accepted=False, now=after)
         assert Offer.objects.count() == 2
+
+
+def test_project_page_offers_pause_or_resume_and_counts_staffing_in_one_place(goteborg):
+    need = make_need(goteborg, "parallel", 2, count=4)
+    with use_orchestra(goteborg):
+        services.answer(services.send(need).created[0], accepted=True)
+    client = staff(goteborg)
+    url = f"/projects/{need.project.project_id}/"
+    page = client.get(url).content.decode()
+    assert "Pause project" in page and "Resume project" not in page
+    assert page.count("% (1/2)") == 1 and "1 of 2 seats filled" in page
+    panel = page.split('id="offers-panel"')[1].split("</section>")[0]
+    assert "% (1/2)" in panel  # the figure that refreshes is the only one
+    client.post(f"{url}action/", {"action": "pause"})
+    page = client.get(url).content.decode()
+    assert "Resume project" in page and "Pause project" not in page

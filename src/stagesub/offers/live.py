@@ -13,7 +13,7 @@ from stagesub.messaging.models import Message
 from stagesub.offers import engine
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.projects.models import Need, Project
-from stagesub.projects.services import requests_refused
+from stagesub.projects.services import requests_refused, staffing
 
 TOAST_KINDS = {
     OfferEvent.Kind.ACCEPTED: "success",
@@ -53,13 +53,9 @@ class Panel:
     toasts: list[Toast] = field(default_factory=list)
     closed: str = ""  # why no request can be sent (archived, week over), or ""
 
-    @property
-    def accepted(self) -> int:
-        return sum(r.accepted for r in self.rows)
-
-    @property
-    def needed(self) -> int:
-        return sum(r.need.quantity for r in self.rows)
+    # The project's staffing as projects.services.staffing counts it: the one source of the
+    # numbers the project page shows (only here, where they refresh).
+    staffing: dict = field(default_factory=dict)
 
 
 def panel(project: Project, *, since: int | None = None) -> Panel:
@@ -78,6 +74,7 @@ def panel(project: Project, *, since: int | None = None) -> Panel:
         [NeedRow(n, offers.get(n.pk, [])) for n in needs],
         last,
         closed=requests_refused(project, timezone.localdate()),
+        staffing=staffing(project),
     )
     if since is not None and since < last:
         # Answers and timeouts since the page last looked: a toast each (external events;

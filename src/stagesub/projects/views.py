@@ -155,7 +155,9 @@ def _detail_page(request, project: Project, need_form: NeedForm, status: int = 2
             "file_form": file_form,
             "error_forms": [f for f in (need_form, file_form) if f.errors],
             "files": project.files.select_related("stored", "need"),
-            "staffing": services.staffing(project),
+            # One of the two applies: any need asking can be paused, else any paused resumed.
+            "can_pause": any(n.status == Need.Status.ACTIVE for n in needs),
+            "can_resume": any(n.status == Need.Status.PAUSED for n in needs),
             "accepted": services.accepted_by_position(project),
             "need_states": services.need_states(project, needs),
             "today": today(),
