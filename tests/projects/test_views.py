@@ -199,3 +199,34 @@ def test_failed_add_need_and_upload_summarise_errors_first_and_their_addresses_a
     assert upload.status_code == 400 and 'href="#id_file"' in page
     assert page.index('data-testid="error-summary"') < page.index('id="offers-panel"')
     assert client.get("/projects/PROJ001/files/new/").status_code == 302
+
+
+def test_need_form_lists_only_the_chosen_positions_lists_in_the_page_language(client, goteborg):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    with use_orchestra(goteborg):
+        tutti = Position.objects.get(name="Tutti violin 1")
+        a_list = tutti.ranking_lists.get()
+        viola = Position.objects.filter(instrument__name="Viola").first()
+        viola_list = rankings.create_list(viola, "B")
+    page = client.get("/projects/PROJ001/").content.decode()
+    assert 'hx-get="/projects/PROJ001/need-lists/"' in page and "-lista" not in page
+    select = client.get(f"/projects/PROJ001/need-lists/?position={tutti.pk}").content.decode()
+    assert f"rank:{a_list.pk}" in select and f"rank:{viola_list.pk}" not in select
+    assert 'id="id_chosen_list"' in select and "A list, Violin" in select
+    data = {
+        "position": tutti.pk,
+        "chosen_list": f"rank:{viola_list.pk}",  # another position's list
+        "strategy": "sequential",
+        "quantity": 1,
+        "response_time": 2,
+        "response_unit": "days",
+    }
+    refused = client.post("/projects/PROJ001/needs/new/", data)
+    assert refused.status_code == 400 and refused.context["need_form"].errors["chosen_list"]
+    sv = host_client(goteborg, language="sv")
+    sv.cookies = client.cookies
+    sv.cookies["django_language"] = "sv"
+    swedish = sv.get(f"/projects/PROJ001/need-lists/?position={tutti.pk}").content.decode()
+    assert "A-lista, Violin" in swedish
+    with use_orchestra(goteborg):
+        assert not Need.objects.exists()

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -121,19 +122,50 @@ def project_edit(request, project_id):
     )
 
 
+def _list_choices(project: Project, position_id: int | None) -> list[tuple[str, str]]:
+    """The lists a need may use: the position's A/B/C lists and this project's own list for
+    it; every list while no position is chosen (a page without scripts)."""
+    ranking = RankingList.objects.select_related("position__instrument")
+    own = project.lists.select_related("position__instrument")
+    if position_id is not None:
+        ranking, own = ranking.filter(position_id=position_id), own.filter(position_id=position_id)
+    lists = [(f"rank:{rl.pk}", str(rl)) for rl in ranking]
+    lists += [
+        (
+            f"project:{pl.pk}",
+            _("%(name)s (this project's list), %(position)s")
+            % {"name": pl.name, "position": pl.position},
+        )
+        for pl in own
+    ]
+    return lists
+
+
+def _chosen_position(data, initial) -> int | None:
+    value = str((data or {}).get("position") or (initial or {}).get("position") or "")
+    return int(value) if value.isdigit() else None
+
+
 def _need_form(project, data=None, initial=None) -> NeedForm:
     positions = list(
         Position.objects.select_related("instrument").filter(instrument__is_archived=False)
     )
-    lists = [
-        (f"rank:{rl.pk}", f"{rl.position} – {rl.list_type}")
-        for rl in RankingList.objects.select_related("position__instrument")
-    ]
-    lists += [
-        (f"project:{pl.pk}", f"{pl.position} – {pl.name}")
-        for pl in project.lists.select_related("position__instrument")
-    ]
-    return NeedForm(data, initial=initial, positions=positions, lists=lists)
+    lists = _list_choices(project, _chosen_position(data, initial))
+    return NeedForm(
+        data,
+        initial=initial,
+        positions=positions,
+        lists=lists,
+        lists_url=reverse("projects:need_lists", args=[project.project_id]),
+    )
+
+
+@login_required
+def need_lists(request, project_id):
+    """The need form's list select for the chosen position (htmx swaps it in on change)."""
+    project = project_or_404(project_id)
+    form = _need_form(project, initial={"position": request.GET.get("position", "")})
+    return HttpResponse(form["chosen_list"].as_widget())
 
 
 def _detail_page(request, project: Project, need_form: NeedForm, status: int = 200, file_form=None):
