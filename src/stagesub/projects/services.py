@@ -54,9 +54,11 @@ def _limit_message(current: int, max_projects: int) -> str:
     ) % {"limit": max_projects, "current": current, "contact": settings.PLATFORM_CONTACT}
 
 
-def project_limit_reached(max_projects: int) -> str:
-    """Why no project can be created now, or "": shown before anyone fills in the form."""
-    current = Project.objects.filter(is_archived=False).count()
+def project_limit_reached(max_projects: int, current: int | None = None) -> str:
+    """Why no project can be created now, or "": shown before anyone fills in the form.
+    `current` is the number of projects not archived, when the caller has counted them."""
+    if current is None:
+        current = Project.objects.filter(is_archived=False).count()
     return _limit_message(current, max_projects) if current >= max_projects else ""
 
 

@@ -24,6 +24,7 @@ from stagesub.rankings.views import reorder_response
 from stagesub.roster.collation import swedish_key
 from stagesub.roster.models import Position
 from stagesub.validation import has_control_characters, require_id, require_ids, single_line
+from stagesub.web.paging import page_of
 
 
 def _errors(request, error: ValidationError) -> None:
@@ -38,13 +39,16 @@ def project_list(request):
     q = request.GET.get("q", "").strip()
     now = today()
     projects = list(Project.objects.filter(is_archived=(show == "archived")))
+    # Not archived ones all read: the plan's count needs no query of its own.
+    live = None if show == "archived" else len(projects)
     if q:
         projects = [p for p in projects if q.lower() in p.name.lower() or q.upper() == p.project_id]
     if show == "upcoming":
         projects = [p for p in projects if p.is_upcoming(now)]
     elif show == "past":
         projects = [p for p in projects if not p.is_upcoming(now)]
-    staffing = services.staffing_of(projects)
+    # Staffing of every project only to sort by it; otherwise of the page's projects.
+    staffing = services.staffing_of(projects) if sort == "staffing" else {}
     if sort == "staffing":  # best staffed first; projects without needs last
         projects.sort(
             key=lambda p: -1 if staffing[p.pk]["percent"] is None else -staffing[p.pk]["percent"]
@@ -60,18 +64,23 @@ def project_list(request):
                 p.start_date if p.is_upcoming(now) else -p.start_date.toordinal(),
             )
         )
+    page, keep = page_of(request, projects)
+    if not staffing:
+        staffing = services.staffing_of(page.object_list)
     return render(
         request,
         "projects/project_list.html",
         {
-            "projects": projects,
+            "projects": page,
+            "page": page,
+            "keep": keep,
             "staffing": staffing,
             "feed_url": request.build_absolute_uri(f"/calendar/{calendar.feed_token()}.ics"),
             "show": show,
             "sort": sort,
             "q": q,
             "today": now,
-            "limit": services.project_limit_reached(request.orchestra.max_projects),
+            "limit": services.project_limit_reached(request.orchestra.max_projects, live),
         },
     )
 
