@@ -14,6 +14,9 @@ Göteborg's administrator logs in through the login form. Then, with --clients k
 clients (threads of this process), each phase makes a bounded number of requests (and stops
 after --seconds at the latest), after a few warm-up requests per client:
 
+The two loads take turns in 4 slices each (floor, pages, floor, pages, ...), so a change in
+the machine's other work during the run weighs on both.
+
 1. floor: `GET /login/` with the staff session: the whole middleware stack (host routing,
    session, language, CSRF, authentication, membership) and a redirect, no page rendered.
 2. staff pages: `/`, `/musicians/`, `/rankings/`, `/projects/` and the project page of the
@@ -40,10 +43,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import offers
-from bench.serving import Call, Server, drive, login
+from bench.serving import Call, Run, Server, drive, login
 
 PASSWORD = "bench-demo-password-0123"
 TARGETS = {"share_of_floor": 0.25, "p95_ms": 100.0}
+SLICES = 4  # the floor and the staff pages take turns, this many times each
 
 
 def log(message: str) -> None:
@@ -82,23 +86,32 @@ def measure(quick: bool, clients: int, seconds: float, workdir: Path) -> dict:
         cookie = login(server.port, host, "goteborg-admin", PASSWORD)
         floor_call = [Call(host, "/login/", cookie=cookie, name="floor")]
         staff_calls = [Call(host, p, cookie=cookie) for p in pages]
-        floor = drive(
-            server.port,
-            floor_call,
-            clients=clients,
-            requests=requests * 2,
-            max_seconds=seconds,
-            warmup=5,
-        )
+        # Alternate slices of the two loads, so the other work on this machine, which comes
+        # and goes, weighs on both sides of the ratio alike.
+        floors, staffs = [], []
+        for _ in range(SLICES):
+            floors.append(
+                drive(
+                    server.port,
+                    floor_call,
+                    clients=clients,
+                    requests=requests * 2 // SLICES,
+                    max_seconds=seconds / SLICES,
+                    warmup=5,
+                )
+            )
+            staffs.append(
+                drive(
+                    server.port,
+                    staff_calls,
+                    clients=clients,
+                    requests=requests // SLICES,
+                    max_seconds=seconds / SLICES,
+                    warmup=len(pages),
+                )
+            )
+        floor, staff = Run.merged(floors), Run.merged(staffs)
         log(f"floor: {json.dumps(floor.summary())}")
-        staff = drive(
-            server.port,
-            staff_calls,
-            clients=clients,
-            requests=requests,
-            max_seconds=seconds,
-            warmup=len(pages),
-        )
         log(f"staff pages: {json.dumps(staff.summary())}")
         kind = server.kind
     floor_summary, staff_summary = floor.summary(), staff.summary()

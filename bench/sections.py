@@ -147,7 +147,8 @@ def pages_section(r: dict, machine: dict, note: str) -> str:
         "",
         "- The pages: `/`, `/musicians/` (150 musicians), `/rankings/`, `/projects/` and the "
         "page of the demo project with the most requests. Each client cycles through them "
-        "from its own offset, so the per-page rows share one rate.",
+        "from its own offset, so the per-page rows share one rate. The floor and the pages "
+        "take turns in 4 slices each, so other work on the machine weighs on both alike.",
         "- Query budgets per page (tests/test_page_queries.py) keep these pages free of N+1: "
         "each page makes as many queries for 50 musicians and projects as for 5.",
     ]

@@ -202,6 +202,15 @@ class Run:
             "statuses": statuses,
         }
 
+    @classmethod
+    def merged(cls, runs: list[Run]) -> Run:
+        """Runs of the same load taken in slices, as one (their times added)."""
+        return cls(
+            runs[0].clients,
+            sum(r.seconds for r in runs),
+            [result for r in runs for result in r.results],
+        )
+
     def by_name(self) -> dict[str, dict]:
         names = sorted({r.name for r in self.results})
         return {n: self.summary([r for r in self.results if r.name == n]) for n in names}
@@ -246,17 +255,23 @@ def drive(
             if call.method == "POST":
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
             started = time.perf_counter()
-            try:
-                conn.request(call.method, call.path, body=call.body or None, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status, retry = response.status, response.getheader("Retry-After")
-                if response.getheader("Connection", "").lower() == "close":
+            # A kept-alive connection the server closes as we send is retried once on a new
+            # one, as browsers do; a failure on a new connection counts (status 0).
+            for fresh in (conn.sock is None, True):
+                try:
+                    conn.request(call.method, call.path, body=call.body or None, headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                    status, retry = response.status, response.getheader("Retry-After")
+                    if response.getheader("Connection", "").lower() == "close":
+                        conn.close()
+                    break
+                except (OSError, http.client.HTTPException):
                     conn.close()
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                status, retry = 0, None  # no HTTP answer at all
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                    status, retry = 0, None  # no HTTP answer at all
+                    if fresh:
+                        break
             return Result(call.name or call.path, status, time.perf_counter() - started, retry)
 
         for _ in range(warmup):

@@ -3,15 +3,14 @@ from __future__ import annotations
 import datetime
 
 from django import forms
-from django.forms.utils import flatatt
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from stagesub.projects.models import Need
 from stagesub.projects.services import NeedData, ProjectData
 from stagesub.projects.weeks import next_monday_of_week
 from stagesub.validation import single_line
+from stagesub.widgets import LongSelect
 
 
 class ProjectForm(forms.Form):
@@ -71,27 +70,6 @@ class ProjectForm(forms.Form):
             "concert_info": project.concert_info,
             "notes": project.notes,
         }
-
-
-class LongSelect(forms.Select):
-    """A select whose options are joined in Python, not rendered one template each.
-
-    The need form lists every position and every ranking list (about a hundred options on
-    the project page); Django's per-option templates made it a third of that page's time.
-    Flat choices only (no option groups)."""
-
-    def render(self, name, value, attrs=None, renderer=None):
-        chosen = {str(v) for v in self.format_value(value)}
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            ((v, " selected" if str(v) in chosen else "", label) for v, label in self.choices),
-        )
-        return format_html(
-            "<select{}>{}</select>",
-            flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name})),
-            options,
-        )
 
 
 class NeedForm(forms.Form):

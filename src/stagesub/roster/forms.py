@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from stagesub.roster.models import Instrument, Musician, Position
 from stagesub.roster.services import MusicianData
 from stagesub.validation import email_address, parse_id, single_line
+from stagesub.widgets import LongSelect
 
 
 def grouped_positions(include_archived_instruments: bool = False):
@@ -93,10 +94,13 @@ class MusicianForm(forms.Form):
 class MusicianFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False)
     instrument = forms.ModelChoiceField(
-        label=_("Instrument"), queryset=Instrument.objects.none(), required=False
+        label=_("Instrument"),
+        queryset=Instrument.objects.none(),
+        required=False,
+        widget=LongSelect,
     )
     position = forms.ModelChoiceField(
-        label=_("Position"), queryset=Position.objects.none(), required=False
+        label=_("Position"), queryset=Position.objects.none(), required=False, widget=LongSelect
     )
     status = forms.ChoiceField(
         label=_("Status"),
