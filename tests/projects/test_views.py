@@ -230,3 +230,13 @@ def test_need_form_lists_only_the_chosen_positions_lists_in_the_page_language(cl
     assert "A-lista, Violin" in swedish
     with use_orchestra(goteborg):
         assert not Need.objects.exists()
+
+
+def test_ranking_list_pages_name_lists_in_the_page_language(client, goteborg):
+    with use_orchestra(goteborg):
+        a_list = Position.objects.get(name="Tutti violin 1").ranking_lists.get()
+    url = f"/rankings/{a_list.ranking_list_id}/"
+    english = client.get(url).content.decode()
+    assert "-lista" not in english and "A list, Violin" in english
+    client.cookies["django_language"] = "sv"
+    assert "A-lista, Violin" in client.get(url).content.decode()
