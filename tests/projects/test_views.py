@@ -213,6 +213,8 @@ def test_need_form_lists_only_the_chosen_positions_lists_in_the_page_language(cl
     select = client.get(f"/projects/PROJ001/need-lists/?position={tutti.pk}").content.decode()
     assert f"rank:{a_list.pk}" in select and f"rank:{viola_list.pk}" not in select
     assert 'id="id_chosen_list"' in select and "A list, Violin" in select
+    huge = client.get("/projects/PROJ001/need-lists/?position=99999999999999999999999")
+    assert huge.status_code == 200  # no such position: every list, not a server error
     data = {
         "position": tutti.pk,
         "chosen_list": f"rank:{viola_list.pk}",  # another position's list

@@ -23,7 +23,13 @@ from stagesub.rankings.models import RankingList
 from stagesub.rankings.views import reorder_response
 from stagesub.roster.collation import swedish_key
 from stagesub.roster.models import Position
-from stagesub.validation import has_control_characters, require_id, require_ids, single_line
+from stagesub.validation import (
+    has_control_characters,
+    parse_id,
+    require_id,
+    require_ids,
+    single_line,
+)
 from stagesub.web.paging import page_of
 
 
@@ -151,8 +157,7 @@ def _list_choices(project: Project, position_id: int | None) -> list[tuple[str, 
 
 
 def _chosen_position(data, initial) -> int | None:
-    value = str((data or {}).get("position") or (initial or {}).get("position") or "")
-    return int(value) if value.isdigit() else None
+    return parse_id(str((data or {}).get("position") or (initial or {}).get("position") or ""))
 
 
 def _need_form(project, data=None, initial=None) -> NeedForm:
