@@ -300,8 +300,9 @@ def test_no_requests_for_an_archived_or_past_project_and_archiving_says_so(goteb
     page = archived.content.decode()
     assert "was archived" in page and 'data-testid="archived-badge"' in page
     assert 'data-testid="requests-closed"' in page and "/send/" not in page
-    listing = client.get("/projects/?show=archived").content.decode()
-    assert "Mahler 2" in listing and "badge-archived" in listing
+    for show in ("archived", "all"):
+        listing = client.get(f"/projects/?show={show}").content.decode()
+        assert "Mahler 2" in listing and "badge-archived" in listing
     with use_orchestra(goteborg):
         with pytest.raises(ValidationError, match="archived"):
             services.send(need)

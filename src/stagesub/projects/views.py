@@ -44,9 +44,12 @@ def project_list(request):
     sort = request.GET.get("sort", "date")
     q = request.GET.get("q", "").strip()
     now = today()
-    projects = list(Project.objects.filter(is_archived=(show == "archived")))
+    rows = Project.objects.all()
+    if show != "all":  # "all" lists archived projects too, with their badge
+        rows = rows.filter(is_archived=(show == "archived"))
+    projects = list(rows)
     # Not archived ones all read: the plan's count needs no query of its own.
-    live = None if show == "archived" else len(projects)
+    live = None if show == "archived" else sum(1 for p in projects if not p.is_archived)
     if q:
         projects = [p for p in projects if q.lower() in p.name.lower() or q.upper() == p.project_id]
     if show == "upcoming":
