@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stagesub.projects import calendar, files, services
 from stagesub.projects.forms import FileForm, NeedForm, ProjectForm, today
@@ -178,6 +178,7 @@ def _need_form(project, data=None, initial=None) -> NeedForm:
 
 
 @login_required
+@require_GET
 def need_lists(request, project_id):
     """The need form's list select for the chosen position (htmx swaps it in on change)."""
     project = project_or_404(project_id)
