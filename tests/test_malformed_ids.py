@@ -138,6 +138,7 @@ NO_BODY_IDS = {
     "projects:project_action",
     "projects:need_action",
     "projects:need_edit",  # the same form as need_create
+    "projects:need_lists",  # GET only; its position (a query parameter) reads as none if bad
     "projects:plist",
     "offers:respond",
     "offers:respond_file",

@@ -40,6 +40,17 @@ def single_line(value: str) -> None:
         )
 
 
+def too_long(value: str, limit: int) -> None:
+    """Refuse text longer than its column: SQLite would store it whole (and a page show it
+    whole), PostgreSQL would fail the statement."""
+    if len(value) > limit:
+        raise ValidationError(
+            _("At most %(limit)s characters (this has %(length)s)."),
+            code="max_length",
+            params={"limit": limit, "length": len(value)},
+        )
+
+
 def strip_control_characters(text: str) -> str:
     """Multi-line text for line-based formats: one kind of line break, no other controls."""
     text = re.sub(r"\r\n?|[\u2028\u2029\x85]", "\n", text)

@@ -53,15 +53,6 @@ usage.register_asked_musicians(_asked)
 usage.register_accepted_musicians(_accepted)
 
 
-def _apply_quantity(need, quantity: int) -> None:
-    from stagesub.offers import services
-
-    services.change_quantity(need, quantity)
-
-
-usage.register_quantity_handler(_apply_quantity)
-
-
 def _project_section(project):
     from stagesub.offers import live
 

@@ -86,10 +86,20 @@ class NeedForm(forms.Form):
     )
     require_local_residence = forms.BooleanField(label=_("Local residents only"), required=False)
 
-    def __init__(self, *args, positions=(), lists=(), **kwargs):
+    def __init__(self, *args, positions=(), lists=(), lists_url="", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["position"].choices = [("", "—"), *[(p.pk, str(p)) for p in positions]]
+        # `lists` are the chosen position's: a list of another position is not a valid choice.
         self.fields["chosen_list"].choices = [("", "—"), *lists]
+        if lists_url:  # choosing a position fetches its lists (htmx: no inline script)
+            self.fields["position"].widget.attrs.update(
+                {
+                    "hx-get": lists_url,
+                    "hx-trigger": "change",
+                    "hx-target": "#id_chosen_list",
+                    "hx-swap": "outerHTML",
+                }
+            )
 
     @staticmethod
     def initial_for(need) -> dict:

@@ -28,6 +28,7 @@ urlpatterns = [
     path("projects/<readable:project_id>/edit/", views.project_edit, name="project_edit"),
     path("projects/<readable:project_id>/action/", views.project_action, name="project_action"),
     path("projects/<readable:project_id>/needs/new/", views.need_create, name="need_create"),
+    path("projects/<readable:project_id>/need-lists/", views.need_lists, name="need_lists"),
     path(
         "projects/<readable:project_id>/needs/<readable:need_id>/",
         views.need_action,

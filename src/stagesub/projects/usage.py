@@ -47,22 +47,6 @@ def accepted_musicians(project) -> list:
     return pairs
 
 
-_quantity_handlers: list[Callable[[object, int], None]] = []
-
-
-def register_quantity_handler(handler: Callable[[object, int], None]) -> None:
-    """handler(need, quantity) applies a new quantity to a need whose offers are out: it
-    withdraws surplus offers or asks more musicians, in the caller's transaction."""
-    _quantity_handlers.append(handler)
-
-
-def quantity_changed(need, quantity: int) -> bool:
-    """Let the offer engine apply the change; False if nothing is registered to do so."""
-    for handler in _quantity_handlers:
-        handler(need, quantity)
-    return bool(_quantity_handlers)
-
-
 _offer_counts: list[Callable[[list], dict[int, tuple[int, int]]]] = []
 
 

@@ -19,7 +19,7 @@ from stagesub.roster import usage
 from stagesub.roster.models import Instrument, Musician, Position, Qualification
 from stagesub.roster.phones import normalize_phone
 from stagesub.tenancy.context import orchestra_atomic
-from stagesub.validation import email_address, single_line
+from stagesub.validation import email_address, single_line, too_long
 
 
 @dataclass
@@ -50,6 +50,7 @@ def _clean(data: MusicianData) -> MusicianData:
         errors.setdefault("last_name", []).append(_("Enter the last name."))
     for name, value in (("first_name", first), ("last_name", last)):
         try:
+            too_long(value, Musician._meta.get_field(name).max_length)
             single_line(value)  # names go into e-mail headers and exports
         except ValidationError as exc:
             errors.setdefault(name, []).extend(exc.messages)
@@ -208,6 +209,7 @@ def _checked_name(
         raise ValidationError({"name": empty})
     try:
         single_line(name)  # (and PostgreSQL refuses a NUL with an error)
+        too_long(name, siblings.model._meta.get_field("name").max_length)
     except ValidationError as exc:
         raise ValidationError({"name": exc.messages}) from None
     clash = siblings.filter(name__iexact=name)

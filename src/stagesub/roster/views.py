@@ -27,6 +27,7 @@ from stagesub.roster.forms import (
 )
 from stagesub.roster.models import Instrument, Musician, Position, Qualification
 from stagesub.roster.profile import sections_for
+from stagesub.web.paging import page_of
 
 LIST_FIELDS = (
     "musician_id",
@@ -86,13 +87,14 @@ def musician_list(request):
     else:
         musicians = musicians.exclude(status=Musician.Status.ARCHIVED)
     musicians = list(musicians.distinct())
-    _attach_qualification_names(musicians)
     if sort == "newest":
         musicians.sort(key=lambda m: m.pk, reverse=True)
     elif sort == "last":
         musicians.sort(key=lambda m: (swedish_key(m.last_name), swedish_key(m.first_name)))
     else:
         musicians.sort(key=lambda m: (swedish_key(m.first_name), swedish_key(m.last_name)))
+    page, keep = page_of(request, musicians)
+    _attach_qualification_names(page.object_list)  # only the rows shown
     counts = Musician.objects.aggregate(
         total=Count("pk", filter=~Q(status="archived")),
         active=Count("pk", filter=Q(status="active")),
@@ -100,7 +102,13 @@ def musician_list(request):
         archived=Count("pk", filter=Q(status="archived")),
         local=Count("pk", filter=Q(local_residence=True) & ~Q(status="archived")),
     )
-    context = {"form": form, "musicians": musicians, "counts": counts}
+    context = {
+        "form": form,
+        "musicians": page.object_list,
+        "page": page,
+        "keep": keep,
+        "counts": counts,
+    }
     if request.headers.get("HX-Request"):
         return render(request, "roster/_musician_rows.html", context)
     return render(request, "roster/musician_list.html", context)
