@@ -77,6 +77,20 @@ DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGESUB_DB_STATEMENT_TIMEOUT", "30")
 # Seconds after which a fleet operation (backup, restore, move, ...) whose process cannot be
 # seen is taken to have died, so its claim and maintenance page are released.
 FLEET_OPERATION_STALE_AFTER = int(os.environ.get("STAGESUB_FLEET_OPERATION_STALE_AFTER", "21600"))
+# The worker migrates orchestras whose recorded schema is older than the code's (after a deploy);
+# "0" leaves it to `stagesub migrate_orchestras` (their hosts show the maintenance page until then).
+AUTO_MIGRATE = os.environ.get("STAGESUB_AUTO_MIGRATE", "1").lower() not in (
+    "0",
+    "false",
+    "no",
+    "off",
+)
+# Seconds between the worker's looks for orchestras behind the code's schema.
+AUTO_MIGRATE_INTERVAL = float(os.environ.get("STAGESUB_AUTO_MIGRATE_INTERVAL", "15"))
+# Orchestra databases the worker migrates at the same time.
+AUTO_MIGRATE_PARALLEL = int(os.environ.get("STAGESUB_AUTO_MIGRATE_PARALLEL", "4"))
+# Days a decommissioned orchestra's database and files are kept before the worker drops them.
+DECOMMISSION_KEEP_DAYS = float(os.environ.get("STAGESUB_DECOMMISSION_KEEP_DAYS", "30"))
 # Ready-made copies of the schema template the worker keeps on each PostgreSQL server, so a new
 # orchestra does not wait for CREATE DATABASE (see tenancy.spares). 0 turns them off.
 SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
