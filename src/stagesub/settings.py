@@ -77,6 +77,17 @@ DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGESUB_DB_STATEMENT_TIMEOUT", "30")
 # Seconds after which a fleet operation (backup, restore, move, ...) whose process cannot be
 # seen is taken to have died, so its claim and maintenance page are released.
 FLEET_OPERATION_STALE_AFTER = int(os.environ.get("STAGESUB_FLEET_OPERATION_STALE_AFTER", "21600"))
+# Backups (tenancy.backup): the folder archives go to (kept 0700), the key that encrypts them
+# (urlsafe base64 of 32 random bytes; set, it encrypts every archive), the nightly window in
+# local time ("01:00-05:00": each orchestra at a stable offset inside it; empty turns the
+# nightly backups off), and how many nightly archives are kept (latest N days, latest of M weeks).
+BACKUP_DIR = Path(os.environ.get("STAGESUB_BACKUP_DIR", "") or DATA_DIR / "backups").resolve()
+BACKUP_KEY = os.environ.get("STAGESUB_BACKUP_KEY", "").strip()
+BACKUP_WINDOW = os.environ.get("STAGESUB_BACKUP_WINDOW", "01:00-05:00").strip()
+BACKUP_KEEP_DAILY = int(os.environ.get("STAGESUB_BACKUP_KEEP_DAILY", "7"))
+BACKUP_KEEP_WEEKLY = int(os.environ.get("STAGESUB_BACKUP_KEEP_WEEKLY", "4"))
+# Hours without a successful backup after which an orchestra counts as missing one (mail, check).
+BACKUP_MISSING_AFTER_HOURS = float(os.environ.get("STAGESUB_BACKUP_MISSING_AFTER_HOURS", "36"))
 # The worker migrates orchestras whose recorded schema is older than the code's (after a deploy);
 # "0" leaves it to `stagesub migrate_orchestras` (their hosts show the maintenance page until then).
 AUTO_MIGRATE = os.environ.get("STAGESUB_AUTO_MIGRATE", "1").lower() not in (
