@@ -33,7 +33,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from stagesub.tenancy import audit, connections, operations
-from stagesub.tenancy.models import Orchestra, RetiredDatabase
+from stagesub.tenancy.backup import BackupResult, backup_orchestra, storage_folder
+from stagesub.tenancy.models import BackupRecord, Orchestra, RetiredDatabase
 from stagesub.tenancy.scheduler import periodic_job
 
 logger = logging.getLogger("stagesub.fleet")
@@ -47,13 +48,13 @@ RETIRABLE = (Orchestra.Status.ACTIVE, Orchestra.Status.SUSPENDED)
 class DecommissionResult:
     orchestra: Orchestra
     drop_after: datetime.datetime
-    backup: object | None  # tenancy.backup.BackupResult; None when it was already archived
+    backup: BackupResult | None  # None when it was already archived
     already_archived: bool = False
 
 
 def files_root(orchestra: Orchestra) -> Path:
-    """The orchestra's stored files (tenancy.orchestra.storage.storage_root, without binding)."""
-    return Path(settings.DATA_DIR) / "files" / orchestra.id.hex
+    """The orchestra's stored files (orchestra.storage.storage_root, without binding)."""
+    return storage_folder(orchestra.id)
 
 
 def _kept(orchestra: Orchestra) -> RetiredDatabase | None:
@@ -74,8 +75,6 @@ def decommission(
     progress: Callable[[str], None] | None = None,
 ) -> DecommissionResult:
     """Retire the orchestra (see the module's docstring); running it again finishes the job."""
-    from stagesub.tenancy.backup import backup_orchestra
-
     keep_days = settings.DECOMMISSION_KEEP_DAYS if keep_days is None else keep_days
     if keep_days < 0:
         raise operations.OperationRefused("--keep-days must be 0 or more")
@@ -110,7 +109,8 @@ def decommission(
             # this, so the backup below holds the orchestra's last state.
             time.sleep(operations.routing_cache_seconds())
         step("backup")
-        backup = backup_orchestra(current, to_dir=to_dir)
+        # This operation already holds the orchestra's claim (claim=False).
+        backup = backup_orchestra(current, to_dir=to_dir, kind=BackupRecord.Kind.FINAL, claim=False)
         step("archive")
         drop_after = timezone.now() + datetime.timedelta(days=keep_days)
         with transaction.atomic():
@@ -144,7 +144,7 @@ def decommission(
                 orchestra=row,
                 database=row.database_name,
                 server=row.server.name,
-                backup=str(getattr(backup, "path", "")),
+                backup=str(backup.path),
                 drop_after=drop_after.isoformat(),
             )
         operations._forget_route(current)

@@ -192,6 +192,12 @@ def _prepare(orchestra: Orchestra) -> tuple[DatabaseCheck, Binding | None]:
             f"{beat:%Y-%m-%d %H:%M:%S} UTC): not checked"
         )
         return check, None
+    if orchestra.status == Orchestra.Status.ARCHIVED and not orchestra.has_database:
+        # Decommissioned: its database is kept as a RetiredDatabase (no host reaches it) or
+        # already dropped. Nothing to check, which is not "unreachable".
+        check.skipped = "archived"
+        check.error = "archived (decommissioned): no database in use"
+        return check, None
     if not orchestra.has_database:
         check.error = "no database assigned"
         return check, None

@@ -60,7 +60,12 @@ class OrchestraRoutingMiddleware:
             response["Retry-After"] = str(RETRY_AFTER_MAINTENANCE)
             return response
         if orchestra is None or binding is None:
-            if orchestra is not None and orchestra.status == Orchestra.Status.SUSPENDED:
+            # An archived (decommissioned) orchestra keeps its subdomain reserved: it reads as
+            # suspended, never as a free name.
+            if orchestra is not None and orchestra.status in (
+                Orchestra.Status.SUSPENDED,
+                Orchestra.Status.ARCHIVED,
+            ):
                 return render(
                     request, "tenancy/suspended.html", {"suspended": orchestra}, status=403
                 )

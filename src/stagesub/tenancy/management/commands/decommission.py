@@ -59,7 +59,7 @@ class Command(BaseCommand):
         if result.already_archived:
             self.stdout.write(f"{subdomain} is already archived.")
         else:
-            self.stdout.write(f"final backup: {getattr(result.backup, 'path', result.backup)}")
+            self.stdout.write(f"final backup: {result.backup.path}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"{subdomain} archived; its database and files are dropped after "
