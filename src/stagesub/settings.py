@@ -102,6 +102,10 @@ AUTO_MIGRATE_INTERVAL = float(os.environ.get("STAGESUB_AUTO_MIGRATE_INTERVAL", "
 AUTO_MIGRATE_PARALLEL = int(os.environ.get("STAGESUB_AUTO_MIGRATE_PARALLEL", "4"))
 # Days a decommissioned orchestra's database and files are kept before the worker drops them.
 DECOMMISSION_KEEP_DAYS = float(os.environ.get("STAGESUB_DECOMMISSION_KEEP_DAYS", "30"))
+# When the isolation monitor finds an orchestra on another orchestra's database (by its stamp),
+# restore the intruder's own latest backup into a new database and switch it there ("1");
+# off, it is only blocked (maintenance page) and the superadmins are told.
+AUTO_REHOME = os.environ.get("STAGESUB_AUTO_REHOME", "0").lower() in ("1", "true", "yes", "on")
 # Ready-made copies of the schema template the worker keeps on each PostgreSQL server, so a new
 # orchestra does not wait for CREATE DATABASE (see tenancy.spares). 0 turns them off.
 SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
