@@ -7,12 +7,15 @@ class TenancyConfig(AppConfig):
 
     def ready(self) -> None:
         # connections and signals connect handlers; provisioning registers the stale sweep,
-        # automigrate the worker's migration after a deploy, decommission the purge.
+        # backup the nightly backups, restore the sweep of killed restores, automigrate the
+        # worker's migration after a deploy, decommission the purge of retired orchestras.
         from stagesub.tenancy import (  # noqa: F401
             automigrate,
+            backup,
             connections,
             decommission,
             operations,
             provisioning,
+            restore,
             signals,
         )

@@ -48,6 +48,7 @@ from django.utils import timezone
 from stagesub.tenancy import audit, operations
 from stagesub.tenancy.backends import PostgresBackend, backend_for
 from stagesub.tenancy.models import BackupRecord, MigrationState, Orchestra
+from stagesub.tenancy.scheduler import periodic_job
 
 logger = logging.getLogger("stagesub.backup")
 
@@ -158,7 +159,10 @@ def unseal(source: BinaryIO, target: BinaryIO, key: bytes) -> None:
         head = source.read(4)
         if len(head) < 4:
             raise BackupError("encrypted archive is truncated (its last chunk is missing)")
-        sealed = source.read(int.from_bytes(head, "big"))
+        length = int.from_bytes(head, "big")
+        sealed = source.read(length)
+        if len(sealed) < length:
+            raise BackupError(f"encrypted archive is truncated (in chunk {index})")
         nonce = prefix + index.to_bytes(8, "big")
         for last in (False, True):
             try:
@@ -465,16 +469,18 @@ def backup_orchestra(
     encrypt: bool | None = None,
     kind: str = BackupRecord.Kind.MANUAL,
     claim: bool = True,
+    now: datetime.datetime | None = None,
 ) -> BackupResult:
     """Write one archive of the orchestra into `to_dir` (default STAGESUB_BACKUP_DIR).
 
     `encrypt`: True requires STAGESUB_BACKUP_KEY, False writes a plain archive, None encrypts
     when a key is set. `claim=False` is for a caller that already holds an exclusive operation
-    on the orchestra (decommission). Records the outcome as a BackupRecord either way.
+    on the orchestra (decommission). Records the outcome as a BackupRecord either way (`now`:
+    its start time, for the nightly job's clock).
     """
     key = backup_key(required=bool(encrypt)) if encrypt is not False else None
     folder = Path(to_dir) if to_dir is not None else backup_dir()
-    started = timezone.now()
+    started = now or timezone.now()
     clock = time.monotonic()
     record = BackupRecord(
         orchestra=orchestra, orchestra_label=orchestra.subdomain, kind=kind, started_at=started
@@ -574,3 +580,195 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# --- nightly backups, retention, alerts --------------------------------------------------
+
+
+def parse_window(text: str) -> tuple[datetime.time, int] | None:
+    """ "01:00-05:00" → (01:00, 4 h in seconds); may cross midnight; empty → None (off)."""
+    if not text:
+        return None
+    found = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", text)
+    if not found:
+        raise BackupError(f"STAGESUB_BACKUP_WINDOW {text!r} is not like 01:00-05:00")
+    h1, m1, h2, m2 = (int(g) for g in found.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise BackupError(f"STAGESUB_BACKUP_WINDOW {text!r} is not like 01:00-05:00")
+    length = ((h2 * 60 + m2) - (h1 * 60 + m1)) % (24 * 60) * 60
+    return datetime.time(h1, m1), length or 24 * 3600
+
+
+def slot_offset(orchestra_id, length: int) -> int:
+    """Seconds after the window opens at which this orchestra is backed up: stable per id."""
+    return int(hashlib.sha256(orchestra_id.bytes).hexdigest()[:12], 16) % max(1, length)
+
+
+def night_start(now: datetime.datetime, start: datetime.time) -> datetime.datetime:
+    """When the most recent window opened (local time), as an aware datetime."""
+    local = timezone.localtime(now)
+    opened = local.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+    if opened > local:
+        opened = timezone.localtime(opened - datetime.timedelta(days=1)).replace(
+            hour=start.hour, minute=start.minute
+        )
+    return opened
+
+
+def nightly_backups(now: datetime.datetime | None = None) -> list[str]:
+    """Back up each active orchestra once per night at its slot; retention; alerts."""
+    now = now or timezone.now()
+    window = parse_window(settings.BACKUP_WINDOW)
+    if window is None:
+        return []
+    start, length = window
+    opened = night_start(now, start)
+    done = []
+    active = Orchestra.objects.select_related("server").filter(
+        status=Orchestra.Status.ACTIVE, maintenance_reason=""
+    )
+    for orchestra in active.order_by("subdomain"):
+        if now < opened + datetime.timedelta(seconds=slot_offset(orchestra.id, length)):
+            continue
+        if BackupRecord.objects.filter(
+            orchestra=orchestra, kind=BackupRecord.Kind.NIGHTLY, started_at__gte=opened
+        ).exists():
+            continue
+        try:
+            backup_orchestra(orchestra, kind=BackupRecord.Kind.NIGHTLY, now=now)
+        except Exception as exc:
+            logger.error("nightly backup of %s failed: %s", orchestra.subdomain, exc)
+            done.append(f"{orchestra.subdomain}: FAILED")
+            continue
+        removed = apply_retention(orchestra)
+        done.append(f"{orchestra.subdomain}: ok" + (f", {removed} old removed" if removed else ""))
+    alert_superadmins(now)
+    return done
+
+
+def apply_retention(orchestra: Orchestra) -> int:
+    """Keep the newest nightly archive of each of the last KEEP_DAILY days and KEEP_WEEKLY weeks."""
+    kept = BackupRecord.objects.filter(
+        orchestra=orchestra,
+        kind=BackupRecord.Kind.NIGHTLY,
+        outcome=BackupRecord.Outcome.OK,
+        deleted_at__isnull=True,
+    ).order_by("-started_at", "-pk")
+    days: list = []
+    weeks: list = []
+    keep = set()
+    for record in kept:
+        local = timezone.localtime(record.started_at)
+        day, week = local.date(), local.isocalendar()[:2]
+        if day not in days and len(days) < settings.BACKUP_KEEP_DAILY:
+            days.append(day)
+            keep.add(record.pk)
+        if week not in weeks and len(weeks) < settings.BACKUP_KEEP_WEEKLY:
+            weeks.append(week)
+            keep.add(record.pk)
+    removed = 0
+    for record in kept:
+        if record.pk in keep:
+            continue
+        Path(record.path).unlink(missing_ok=True)
+        BackupRecord.objects.filter(pk=record.pk).update(deleted_at=timezone.now())
+        removed += 1
+    return removed
+
+
+def missing_since(now: datetime.datetime) -> datetime.datetime:
+    return now - datetime.timedelta(hours=settings.BACKUP_MISSING_AFTER_HOURS)
+
+
+def backup_status(orchestra: Orchestra, now: datetime.datetime | None = None) -> tuple[str, str]:
+    """One line for check_database, and the problem it shows ("" when none)."""
+    now = now or timezone.now()
+    records = BackupRecord.objects.filter(orchestra=orchestra).exclude(
+        outcome__in=[BackupRecord.Outcome.MISSING, BackupRecord.Outcome.RUNNING]
+    )
+    last_ok = records.filter(outcome=BackupRecord.Outcome.OK).order_by("-started_at").first()
+    last = records.order_by("-started_at", "-pk").first()
+    if last is not None and last.outcome == BackupRecord.Outcome.FAILED:
+        return (
+            f"FAILED at {last.started_at:%Y-%m-%d %H:%M} UTC: {last.error[:200]}",
+            "last backup failed",
+        )
+    if last_ok is not None and last_ok.started_at >= missing_since(now):
+        size = (last_ok.size_bytes or 0) / 1e6
+        return f"{last_ok.started_at:%Y-%m-%d %H:%M} UTC, {size:.1f} MB ({last_ok.path})", ""
+    if last_ok is None and orchestra.created_at >= missing_since(now):
+        return "none yet", ""
+    hours = f"{settings.BACKUP_MISSING_AFTER_HOURS:g}"
+    return f"MISSING (none successful in {hours} h)", "backup missing"
+
+
+def alert_superadmins(now: datetime.datetime) -> int:
+    """Mail the superadmins once about new failures and newly missing backups."""
+    from django.core.mail import send_mail
+
+    from stagesub.tenancy.isolation import _superadmin_emails
+
+    failed = list(
+        BackupRecord.objects.filter(outcome=BackupRecord.Outcome.FAILED, alerted_at__isnull=True)
+        .exclude(kind=BackupRecord.Kind.MANUAL)
+        .order_by("started_at")
+    )
+    missing = []
+    cutoff = missing_since(now)
+    for orchestra in Orchestra.objects.filter(
+        status=Orchestra.Status.ACTIVE, created_at__lt=cutoff
+    ):
+        last_ok = (
+            BackupRecord.objects.filter(orchestra=orchestra, outcome=BackupRecord.Outcome.OK)
+            .order_by("-started_at")
+            .first()
+        )
+        if last_ok is not None and last_ok.started_at >= cutoff:
+            continue
+        told = BackupRecord.objects.filter(
+            orchestra=orchestra, outcome=BackupRecord.Outcome.MISSING
+        )
+        if last_ok is not None:
+            told = told.filter(started_at__gt=last_ok.started_at)
+        if not told.exists():
+            missing.append(orchestra)
+    if not failed and not missing:
+        return 0
+    lines = [
+        f"- {r.orchestra_label}: {r.kind} backup FAILED at {r.started_at:%Y-%m-%d %H:%M} UTC: "
+        f"{r.error[:300]}"
+        for r in failed
+    ] + [
+        f"- {o.subdomain}: no successful backup in {settings.BACKUP_MISSING_AFTER_HOURS:g} h"
+        for o in missing
+    ]
+    recipients = _superadmin_emails()
+    if recipients:
+        send_mail(
+            f"StageSub: {len(lines)} backup problem(s)",
+            "StageSub's backups need attention:\n\n"
+            + "\n".join(lines)
+            + "\n\nSee `stagesub check_database SUBDOMAIN`; back up by hand with "
+            "`stagesub backup SUBDOMAIN`.\n",
+            settings.DEFAULT_FROM_EMAIL,
+            recipients,
+            fail_silently=False,
+        )
+    BackupRecord.objects.filter(pk__in=[r.pk for r in failed]).update(alerted_at=now)
+    for orchestra in missing:
+        BackupRecord.objects.create(
+            orchestra=orchestra,
+            orchestra_label=orchestra.subdomain,
+            kind=BackupRecord.Kind.NIGHTLY,
+            outcome=BackupRecord.Outcome.MISSING,
+            started_at=now,
+            finished_at=now,
+            alerted_at=now,
+        )
+    return len(lines)
+
+
+@periodic_job("tenancy.nightly_backups", interval=lambda: 60.0)
+def _nightly_backups_job() -> str:
+    done = nightly_backups()
+    return "; ".join(done) if done else "nothing due"
