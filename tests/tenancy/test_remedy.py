@@ -11,6 +11,7 @@ from django.core import mail
 from django.db import connections as django_connections
 from django.utils import timezone
 
+from stagesub.tenancy import remedy
 from stagesub.tenancy.binding import directory, use_orchestra
 from stagesub.tenancy.context import current_binding
 from stagesub.tenancy.due import due_orchestras
@@ -109,3 +110,46 @@ def test_without_a_backup_of_its_own_the_intruder_stays_blocked(
     assert Orchestra.objects.get(pk=malmo.pk).maintenance_reason.startswith("isolation:")
     assert not RetiredDatabase.objects.exists()
     assert verify_isolation().exit_code == 1  # still on goteborg's database, but blocked
+
+
+def test_with_auto_rehome_the_intruder_gets_its_own_database_back_from_its_backup(
+    goteborg, malmo, superadmin, tmp_path, settings, monkeypatch
+):
+    from stagesub.roster.models import Musician
+    from stagesub.tenancy.backends import backend_for
+    from stagesub.tenancy.backup import backup_orchestra
+    from stagesub.tenancy.isolation import check_orchestra
+    from tests.conftest import listed_musicians
+
+    settings.AUTO_REHOME = True
+    monkeypatch.setattr(directory, "ttl", 0.0)  # no routing-cache wait in the test
+    with use_orchestra(malmo):
+        before = Musician.objects.count()
+    backup = backup_orchestra(malmo, to_dir=tmp_path / "backups")
+    with use_orchestra(malmo):
+        listed_musicians(1, name="Late{:02d}")  # written after the backup: will be missing
+    owners_database = goteborg.database_name
+    point_at_same_database(malmo, goteborg, tmp_path)
+    _, incident = monitor_isolation()
+    assert _steps(incident)[:3] == [
+        ("malmo", "blocked"),
+        ("malmo", "restoring"),
+        ("malmo", "re-homed"),
+    ]
+    row = Orchestra.objects.select_related("server").get(pk=malmo.pk)
+    assert row.database_name not in (owners_database, malmo.database_name)
+    assert row.maintenance_reason == ""
+    assert check_orchestra(row).stamp_ok
+    # The owner's database is untouched and never scheduled to be dropped on malmo's behalf.
+    assert backend_for(goteborg.server).exists(owners_database)
+    assert not RetiredDatabase.objects.filter(database_name=owners_database).exists()
+    with use_orchestra(row):
+        assert Musician.objects.count() == before
+    directory.forget()
+    assert host_client(row).get("/login/").status_code == 200
+    assert host_client(goteborg).get("/login/").status_code == 200
+    assert verify_isolation().exit_code == 0
+    body = mail.outbox[0].body
+    assert "malmo: re-homed" in body and f"{backup.path}" in body
+    assert "not in it" in body
+    assert remedy.latest_backup(malmo).path == str(backup.path)

@@ -60,6 +60,8 @@ SQLITE_PART = "database.sqlite3"
 SEALED_MAGIC = b"STAGESUB-AESGCM1"
 CHUNK = 1024 * 1024
 _PARTIAL = re.compile(r"^\..+\.partial-(\d+)$")
+# The dump's work folder (tempfile, prefix ".work-<pid>-"): left too by a killed backup.
+_WORK = re.compile(r"^\.work-(\d+)-")
 
 
 class BackupError(RuntimeError):
@@ -449,13 +451,16 @@ def sweep_partials(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return removed
     for path in folder.iterdir():
-        found = _PARTIAL.match(path.name)
+        found = _PARTIAL.match(path.name) or _WORK.match(path.name)
         if not found:
             continue
         try:
             os.kill(int(found.group(1)), 0)
         except ProcessLookupError:
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed.append(path)
         except PermissionError:
             continue

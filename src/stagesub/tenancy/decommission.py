@@ -124,6 +124,8 @@ def decommission(
                 database_password_encrypted=row.database_password_encrypted,
                 physical_identity=row.physical_identity,
                 reason=REASON,
+                # Its stored files go with the database (operations.drop_retired).
+                files_folder=row.id.hex,
                 drop_after=drop_after,
             )
             Orchestra.objects.filter(pk=row.pk).update(

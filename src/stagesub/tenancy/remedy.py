@@ -166,12 +166,23 @@ def rehome(orchestra: Orchestra, log: Callable[[Orchestra, str, str], None]) -> 
         return False
     with transaction.atomic():
         # The database it left is the owner's: never drop it as this orchestra's retired one.
-        RetiredDatabase.objects.filter(
+        left = RetiredDatabase.objects.filter(
             orchestra=orchestra,
             server=foreign.server,
             database_name=foreign.database_name,
             dropped_at__isnull=True,
-        ).delete()
+        )
+        # The files it had (its own, possibly newer than the backup) stay for a person to
+        # look at: named in the incident, not dropped with a database that is not its own.
+        set_aside = [r.files_folder for r in left if r.files_folder]
+        left.delete()
+    if set_aside:
+        log(
+            orchestra,
+            "files kept",
+            f"its files from before the restore are kept at {settings.DATA_DIR}/files/"
+            f"{set_aside[0]} (may hold files newer than the backup)",
+        )
     check = check_orchestra(Orchestra.objects.select_related("server").get(pk=orchestra.pk))
     if not check.stamp_ok:
         _block(orchestra, "re-homed database failed its check")
