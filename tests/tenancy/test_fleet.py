@@ -123,3 +123,14 @@ def test_a_plan_with_python_code_is_left_to_djangos_executor(goteborg):
         plan = planner._build(connection, applied)
     assert [m.name for m in plan.migrations] == ["0999_python"]
     assert plan.statements is None  # not collected as SQL: applied by the executor
+
+
+def test_the_fingerprint_names_the_migrations_djangos_loader_finds(db):
+    from django.db.migrations.loader import MigrationLoader
+
+    from stagesub.tenancy import schema
+    from stagesub.tenancy.sides import is_orchestra_app
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    expected = tuple(sorted(k for k in loader.disk_migrations if is_orchestra_app(k[0])))
+    assert schema.orchestra_migrations_on_disk() == expected and expected
