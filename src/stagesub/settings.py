@@ -89,6 +89,24 @@ BACKUP_KEEP_DAILY = int(os.environ.get("STAGESUB_BACKUP_KEEP_DAILY", "7"))
 BACKUP_KEEP_WEEKLY = int(os.environ.get("STAGESUB_BACKUP_KEEP_WEEKLY", "4"))
 # Hours without a successful backup after which an orchestra counts as missing one (mail, check).
 BACKUP_MISSING_AFTER_HOURS = float(os.environ.get("STAGESUB_BACKUP_MISSING_AFTER_HOURS", "36"))
+# The worker migrates orchestras whose recorded schema is older than the code's (after a deploy);
+# "0" leaves it to `stagesub migrate_orchestras` (their hosts show the maintenance page until then).
+AUTO_MIGRATE = os.environ.get("STAGESUB_AUTO_MIGRATE", "1").lower() not in (
+    "0",
+    "false",
+    "no",
+    "off",
+)
+# Seconds between the worker's looks for orchestras behind the code's schema.
+AUTO_MIGRATE_INTERVAL = float(os.environ.get("STAGESUB_AUTO_MIGRATE_INTERVAL", "15"))
+# Orchestra databases the worker migrates at the same time.
+AUTO_MIGRATE_PARALLEL = int(os.environ.get("STAGESUB_AUTO_MIGRATE_PARALLEL", "4"))
+# Days a decommissioned orchestra's database and files are kept before the worker drops them.
+DECOMMISSION_KEEP_DAYS = float(os.environ.get("STAGESUB_DECOMMISSION_KEEP_DAYS", "30"))
+# When the isolation monitor finds an orchestra on another orchestra's database (by its stamp),
+# restore the intruder's own latest backup into a new database and switch it there ("1");
+# off, it is only blocked (maintenance page) and the superadmins are told.
+AUTO_REHOME = os.environ.get("STAGESUB_AUTO_REHOME", "0").lower() in ("1", "true", "yes", "on")
 # Ready-made copies of the schema template the worker keeps on each PostgreSQL server, so a new
 # orchestra does not wait for CREATE DATABASE (see tenancy.spares). 0 turns them off.
 SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))

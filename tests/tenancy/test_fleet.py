@@ -65,3 +65,73 @@ def test_named_orchestras_only(goteborg, malmo):
     assert MigrationState.objects.get(orchestra=malmo).applied_fingerprint == "old"
     with pytest.raises(CommandError, match="nowhere"):
         call_command("migrate_orchestras", "nowhere")
+
+
+def _schema(orchestra) -> dict[str, list[str]]:
+    from stagesub.tenancy.context import current_binding
+
+    with use_orchestra(orchestra):
+        connection = django_connections[current_binding().alias]
+        with connection.cursor() as cursor:
+            tables = sorted(connection.introspection.table_names(cursor))
+            shape = {
+                t: sorted(c.name for c in connection.introspection.get_table_description(cursor, t))
+                for t in tables
+            }
+            cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
+            shape["(recorded)"] = [f"{app}.{name}" for app, name in cursor.fetchall()]
+        return shape
+
+
+def test_the_plan_is_built_once_per_state_and_leaves_the_schema_django_would(make_orchestra):
+    from stagesub.tenancy.fleet import Planner, _migrate_one
+
+    reference = make_orchestra("reference")
+    behind = [make_orchestra(f"behind{i}") for i in range(3)]
+    for orchestra in behind:
+        _unapply_stamp_migration(orchestra)
+    planner = Planner()
+    outcomes = [_migrate_one(o, planner) for o in behind]
+    assert [o.status for o in outcomes] == ["migrated"] * 3
+    # One plan (with its SQL) for the three databases at the same state.
+    assert len(planner._plans) == 1
+    [plan] = planner._plans.values()
+    assert plan.statements is not None and any(plan.statements)
+    for orchestra in behind:
+        # Same tables, columns and django_migrations rows as a database Django migrated.
+        assert _schema(orchestra) == _schema(reference)
+
+
+def test_a_plan_with_python_code_is_left_to_djangos_executor(goteborg):
+    from django.db import migrations
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from stagesub.tenancy.context import current_binding
+    from stagesub.tenancy.fleet import Planner
+
+    planner = Planner()
+    # A new leaf with Python code in it, as a deploy could bring.
+    python = migrations.Migration("0999_python", "orchestra")
+    python.operations = [migrations.RunPython(migrations.RunPython.noop)]
+    key = ("orchestra", "0999_python")
+    parent = next(t for t in planner.targets if t[0] == "orchestra")
+    planner.loader.graph.add_node(key, python)
+    planner.loader.graph.add_dependency(python, key, parent)
+    planner.targets = [key if t == parent else t for t in planner.targets]
+    with use_orchestra(goteborg):
+        connection = django_connections[current_binding().alias]
+        applied = frozenset(MigrationRecorder(connection).applied_migrations())
+        plan = planner._build(connection, applied)
+    assert [m.name for m in plan.migrations] == ["0999_python"]
+    assert plan.statements is None  # not collected as SQL: applied by the executor
+
+
+def test_the_fingerprint_names_the_migrations_djangos_loader_finds(db):
+    from django.db.migrations.loader import MigrationLoader
+
+    from stagesub.tenancy import schema
+    from stagesub.tenancy.sides import is_orchestra_app
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    expected = tuple(sorted(k for k in loader.disk_migrations if is_orchestra_app(k[0])))
+    assert schema.orchestra_migrations_on_disk() == expected and expected

@@ -7,10 +7,13 @@ class TenancyConfig(AppConfig):
 
     def ready(self) -> None:
         # connections and signals connect handlers; provisioning registers the stale sweep,
-        # backup the nightly backups, restore the sweep of killed restores.
+        # backup the nightly backups, restore the sweep of killed restores, automigrate the
+        # worker's migration after a deploy, decommission the purge of retired orchestras.
         from stagesub.tenancy import (  # noqa: F401
+            automigrate,
             backup,
             connections,
+            decommission,
             operations,
             provisioning,
             restore,

@@ -74,7 +74,13 @@ class HostDirectory:
         entry = self._entries.get(subdomain)
         if entry is not None and entry[0] > now:
             return entry[1], entry[2]
-        orchestra = Orchestra.objects.select_related("server").filter(subdomain=subdomain).first()
+        # The migration state comes in the same query: the middleware compares it with the
+        # code's schema (tenancy.automigrate) without a query per request.
+        orchestra = (
+            Orchestra.objects.select_related("server", "migration")
+            .filter(subdomain=subdomain)
+            .first()
+        )
         binding = None
         if orchestra is not None and orchestra.is_servable and orchestra.has_database:
             binding = binding_for(orchestra)

@@ -46,10 +46,16 @@ def due_orchestras(now: datetime.datetime):
     """Active orchestras with work due, the longest waiting first (fairness: one that a pass
     cut short or postponed keeps its old time and so comes before those that were served).
     Orchestras in maintenance (a restore or move switching their database) wait: their due
-    time stays, so they come first once the switch is done."""
+    time stays, so they come first once the switch is done. So do orchestras whose schema is
+    older than the code (tenancy.automigrate): the worker migrates them first."""
+    from stagesub.tenancy.schema import current_fingerprint
+
     return (
         Orchestra.objects.filter(
-            status=Orchestra.Status.ACTIVE, maintenance_reason="", next_due_at__lte=now
+            status=Orchestra.Status.ACTIVE,
+            maintenance_reason="",
+            next_due_at__lte=now,
+            migration__applied_fingerprint=current_fingerprint(),
         )
         .select_related("server")
         .order_by("next_due_at", "pk")

@@ -192,6 +192,12 @@ def _prepare(orchestra: Orchestra) -> tuple[DatabaseCheck, Binding | None]:
             f"{beat:%Y-%m-%d %H:%M:%S} UTC): not checked"
         )
         return check, None
+    if orchestra.status == Orchestra.Status.ARCHIVED and not orchestra.has_database:
+        # Decommissioned: its database is kept as a RetiredDatabase (no host reaches it) or
+        # already dropped. Nothing to check, which is not "unreachable".
+        check.skipped = "archived"
+        check.error = "archived (decommissioned): no database in use"
+        return check, None
     if not orchestra.has_database:
         check.error = "no database assigned"
         return check, None
@@ -314,25 +320,33 @@ def monitor_isolation(
     Unreachable databases get incidents of their own (see track_unreachable); only isolation
     incidents are returned here and block new orchestras.
     """
+    from stagesub.tenancy import remedy
+
     report = verify_isolation()
     track_unreachable(report, notify)
+    remedy.lift_blocks(report)
     if not report.violations:
         return report, None
     summary = "; ".join(report.violations)
     incident = IsolationIncident.open_incidents().filter(summary=summary).first()
     if incident is not None:
-        incident.details = report.as_dict()
+        # The remedy's steps stay with the incident across refreshes.
+        incident.details = {**report.as_dict(), "remedy": incident.details.get("remedy", [])}
         incident.save(update_fields=["details"])
+        remedy.respond(report, incident, notify)
         return report, incident
     incident = IsolationIncident.objects.create(
         kind=IsolationIncident.Kind.ISOLATION, summary=summary, details=report.as_dict()
     )
     logger.critical("isolation incident #%s: %s", incident.pk, summary)
+    # Taken first, so the one mail about the incident says what was already done about it.
+    done = remedy.respond(report, incident, notify, mail=False)
     recipients = _superadmin_emails()
     if recipients:
         body = (
             "StageSub found orchestras that do not have a database of their own.\n\n"
             + "\n".join(f"- {v}" for v in report.violations)
+            + (f"\n\n{remedy.SUMMARY}\n" + "\n".join(done) if done else "")
             + "\n\nNew orchestras are blocked until the incident is resolved:\n"
             f"  fix the databases, then run: stagesub resolve_incident {incident.pk}\n"
         )

@@ -9,6 +9,7 @@ from django.db import InterfaceError, OperationalError, ProgrammingError
 from django.shortcuts import render
 from django.urls import set_urlconf
 
+from stagesub.tenancy.automigrate import awaiting_migration
 from stagesub.tenancy.binding import directory
 from stagesub.tenancy.connections import ConnectionBudgetExhausted
 from stagesub.tenancy.context import TenancyError, bind
@@ -50,13 +51,21 @@ class OrchestraRoutingMiddleware:
         if not match.is_orchestra:
             return render(request, "tenancy/no_orchestra.html", status=404)
         orchestra, binding = directory.lookup(match.subdomain)
-        if orchestra is not None and orchestra.maintenance_reason:
-            # A restore, a move or a migration is switching this orchestra's database.
+        if orchestra is not None and (
+            orchestra.maintenance_reason or (binding is not None and awaiting_migration(orchestra))
+        ):
+            # A restore, a move or a migration is switching this orchestra's database, or the
+            # code is newer than its schema and the worker has not migrated it yet.
             response = render(request, "tenancy/maintenance.html", {"busy": orchestra}, status=503)
             response["Retry-After"] = str(RETRY_AFTER_MAINTENANCE)
             return response
         if orchestra is None or binding is None:
-            if orchestra is not None and orchestra.status == Orchestra.Status.SUSPENDED:
+            # An archived (decommissioned) orchestra keeps its subdomain reserved: it reads as
+            # suspended, never as a free name.
+            if orchestra is not None and orchestra.status in (
+                Orchestra.Status.SUSPENDED,
+                Orchestra.Status.ARCHIVED,
+            ):
                 return render(
                     request, "tenancy/suspended.html", {"suspended": orchestra}, status=403
                 )

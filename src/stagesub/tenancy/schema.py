@@ -12,9 +12,12 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import pkgutil
 from functools import lru_cache
+from importlib import import_module
 from pathlib import Path
 
+from django.apps import apps
 from django.db import connections as django_connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
@@ -27,8 +30,28 @@ from stagesub.tenancy.sides import is_orchestra_app
 
 @lru_cache(maxsize=1)
 def orchestra_migrations_on_disk() -> tuple[tuple[str, str], ...]:
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    return tuple(sorted(key for key in loader.disk_migrations if is_orchestra_app(key[0])))
+    """(app, migration name) of every orchestra migration file, found as MigrationLoader finds
+    them (the modules of each app's migrations package) but without importing them: a run of
+    `migrate_orchestras` with nothing pending needs only the names."""
+    found = []
+    for config in apps.get_app_configs():
+        if not is_orchestra_app(config.label):
+            continue
+        module_name, _explicit = MigrationLoader.migrations_module(config.label)
+        if module_name is None:
+            continue
+        try:
+            package = import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        if not hasattr(package, "__path__"):
+            continue
+        found.extend(
+            (config.label, name)
+            for _finder, name, is_package in pkgutil.iter_modules(package.__path__)
+            if not is_package and name[0] not in "_~"
+        )
+    return tuple(sorted(found))
 
 
 def current_fingerprint() -> str:

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from stagesub.tenancy.binding import use_orchestra
+from stagesub.tenancy.decommission import retire_now
 from stagesub.tenancy.models import Orchestra
 from stagesub.tenancy.provisioning import ProvisionRequest, create_orchestra, remove_orchestra
 from stagesub.tenancy.seeding import run_demo_steps
@@ -48,9 +49,18 @@ class Command(BaseCommand):
         if reset:
             for subdomain, _name in DEMO_ORCHESTRAS:
                 orchestra = Orchestra.objects.filter(subdomain=subdomain).first()
-                if orchestra is not None:
+                if orchestra is not None and orchestra.status in (
+                    Orchestra.Status.PROVISIONING,
+                    Orchestra.Status.FAILED,
+                ):
+                    # A demo run killed while provisioning: nothing to back up or keep.
                     remove_orchestra(orchestra)
                     self.stdout.write(f"removed {subdomain}")
+                elif orchestra is not None:
+                    # The retirement path without its grace period: final backup, database,
+                    # role and files dropped, subdomain released (the archived row stays).
+                    tombstone = retire_now(orchestra)
+                    self.stdout.write(f"removed {subdomain} (archived as {tombstone})")
         superadmin = users.filter(username="superadmin").first()
         if superadmin is None:
             superadmin = users.create_user(

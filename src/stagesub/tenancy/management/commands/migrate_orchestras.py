@@ -6,6 +6,10 @@ from stagesub.tenancy.fleet import migrate_orchestras
 
 
 class Command(BaseCommand):
+    # As Django's own `migrate`: no system checks before running (deploy scripts run this on
+    # every release; `stagesub check` and the server run them), so a run with nothing pending
+    # costs the start-up and one query.
+    requires_system_checks = []
     help = (
         "Apply orchestra migrations to all (or the named) orchestra databases, in parallel, "
         "recording each one's state. `stagesub migrate` migrates the control database only."
