@@ -6,5 +6,6 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy (control plane)"
 
     def ready(self) -> None:
-        # connections and signals connect handlers; provisioning registers the stale sweep.
-        from stagesub.tenancy import connections, operations, provisioning, signals  # noqa: F401
+        # connections and signals connect handlers; provisioning registers the stale sweep,
+        # move the sweep of unfinished moves.
+        from stagesub.tenancy import connections, move, operations, provisioning, signals  # noqa: F401
