@@ -301,15 +301,16 @@ def _move_sqlite(orchestra: Orchestra, journal: RetiredDatabase, keep_days: floa
     step("maintenance")
     with _timed_maintenance(orchestra, window):
         step("copy")
-        source = sqlite3.connect(f"file:{source_path}?mode=rw", uri=True, timeout=30)
+        # The write lock, held on a connection of its own (SQLite's backup cannot read through
+        # a connection in a write transaction): a straggler that has not seen the maintenance
+        # flag waits instead of writing into a database already copied. WAL lets the copy read.
+        lock = sqlite3.connect(f"file:{source_path}?mode=rw", uri=True, timeout=30)
+        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
         try:
-            # The write lock: a straggler (a process that has not seen the maintenance flag)
-            # waits instead of writing into a database already copied.
-            source.execute("BEGIN IMMEDIATE")
+            lock.execute("BEGIN IMMEDIATE")
             copy = sqlite3.connect(partial)
             try:
                 source.backup(copy)
-                copy.execute("PRAGMA journal_mode=WAL")
             finally:
                 copy.close()
             os.replace(partial, target_path)
@@ -326,6 +327,7 @@ def _move_sqlite(orchestra: Orchestra, journal: RetiredDatabase, keep_days: floa
             _switch(orchestra, journal, f"sqlite:{stat.st_dev}:{stat.st_ino}", keep_days)
         finally:
             source.close()
+            lock.close()
     result.window_seconds = window.end - window.start
     result.settle_seconds = window.settled - window.start
     return result
