@@ -39,3 +39,45 @@ def second_server_url(tmp_path_factory) -> str:
 def second_server(db, second_server_url):
     server, _probe = servers.add_server("second", second_server_url, region="eu-north")
     return server
+
+
+def pending_offer_links(orchestra, count: int = 3) -> list[str]:
+    """In the orchestra: a first-come need sent to `count` musicians; their answer-link paths."""
+    import datetime
+    import re
+
+    from stagesub.messaging.models import Message
+    from stagesub.offers import services
+    from stagesub.projects import services as projects
+    from stagesub.projects.services import NeedData, ProjectData
+    from stagesub.tenancy import use_orchestra
+    from tests.conftest import listed_musicians
+
+    with use_orchestra(orchestra):
+        seat, _musicians, a_list = listed_musicians(count)
+        project = projects.create_project(
+            ProjectData(name="Sibelius 2", start_date=datetime.date(2027, 3, 8)), max_projects=20
+        )
+        need = projects.create_need(
+            project,
+            NeedData(
+                position_id=seat.pk,
+                quantity=count,
+                strategy="first_come",
+                response_time_hours=48,
+                ranking_list_id=a_list.pk,
+                max_recipients=count,
+            ),
+        )
+        services.send(need)
+        bodies = Message.objects.filter(kind="request").values_list("body", flat=True)
+        return [
+            "/" + m.split("/", 3)[3]
+            for m in (re.search(r"https?://\S+/r/[^\s/]+/", b).group(0) for b in bodies)
+        ]
+
+
+def database_exists(server, name: str) -> bool:
+    from stagesub.tenancy.backends import backend_for
+
+    return backend_for(server).exists(name)

@@ -158,6 +158,9 @@ def move_orchestra(
     notify = step or (lambda key: None)
     started = time.monotonic()
     notify("prepare")
+    # The caller's object may be older than the last move or restore: decide on the row.
+    orchestra = Orchestra.objects.select_related("server").get(pk=orchestra.pk)
+    target = DatabaseServer.objects.get(pk=target.pk)
     check_target(orchestra, target)
     with operations.exclusive_operation(orchestra, "move") as current:
         check_target(current, target)
