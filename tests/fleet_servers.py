@@ -81,3 +81,14 @@ def database_exists(server, name: str) -> bool:
     from stagesub.tenancy.backends import backend_for
 
     return backend_for(server).exists(name)
+
+
+@pytest.fixture(scope="session")
+def third_server_url(tmp_path_factory) -> str:
+    return start_extra_server(tmp_path_factory, "third")
+
+
+@pytest.fixture
+def third_server(db, third_server_url):
+    server, _probe = servers.add_server("third", third_server_url, region="eu-north")
+    return server
