@@ -6,6 +6,7 @@ the rights `servers add` checks."""
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from pathlib import Path
@@ -14,12 +15,15 @@ import pytest
 from django.db import connections as django_connections
 
 from stagesub.offers.models import Offer
+from stagesub.projects import services as projects
+from stagesub.projects.models import Project
+from stagesub.projects.services import ProjectData
 from stagesub.tenancy import move, operations, servers, use_orchestra
 from stagesub.tenancy.backends import PostgresBackend, default_server
 from stagesub.tenancy.isolation import verify_isolation
 from stagesub.tenancy.models import DatabaseServer, Orchestra, RetiredDatabase
 from stagesub.tenancy.move import MOVE_STEPS
-from tests.conftest import host_client, listed_musicians
+from tests.conftest import host_client
 from tests.fleet_servers import (  # noqa: F401
     pending_offer_links,
     second_server,
@@ -73,7 +77,11 @@ def test_a_logical_move_copies_data_and_sequences_and_leaves_no_replication(
     assert _row(orchestra).server == default_server()
     # sequences came along: new rows get fresh ids instead of colliding with copied ones
     with use_orchestra("logisk"):
-        listed_musicians(2, name="Ny{:02d}")
+        projects.create_project(
+            ProjectData(name="Efter flytten", start_date=datetime.date(2027, 5, 1)),
+            max_projects=20,
+        )
+        assert Project.objects.count() == 2
         assert Offer.objects.count() == 3
     client = host_client(orchestra)
     assert client.post(links[1], {"answer": "yes"})["Location"].endswith("?answered=1")
