@@ -173,7 +173,10 @@ def move_orchestra(
                 result = _move_postgres(current, journal, keep_days, force_dump, notify)
         except BaseException:
             try:
-                _discard(journal)
+                # Only while the journal row exists: once it is gone, the switch committed
+                # and the target is the orchestra's live database.
+                if RetiredDatabase.objects.filter(pk=journal.pk).exists():
+                    _discard(journal)
             except Exception:
                 logger.exception(
                     "could not remove the unfinished move of %s yet; the worker retries",
@@ -678,6 +681,12 @@ def _discard(journal: RetiredDatabase) -> None:
     orchestra = (
         Orchestra.objects.select_related("server").filter(subdomain=journal.orchestra_label).first()
     )
+    if Orchestra.objects.filter(
+        server=journal.server, database_name=journal.database_name
+    ).exists():
+        # Fail closed: never drop a database some orchestra is routed to.
+        RetiredDatabase.objects.filter(pk=journal.pk).delete()
+        raise MoveFailed(f"{journal.database_name} is in use: journal entry removed, not dropped")
     backend = backend_for(journal.server)
     if isinstance(backend, PostgresBackend):
         # The source is the orchestra's current database: the journal row goes away in the
