@@ -16,8 +16,18 @@ import pytest
 from stagesub.tenancy import servers
 from tests.conftest import BACKEND
 
+_started: dict[str, str] = {}
 
-def start_extra_server(tmp_path_factory, label: str) -> str:
+
+def start_extra_server(label: str) -> str:
+    # Test modules import these fixtures by name, so each module has its own copy of a
+    # session fixture: start each server once for the whole session all the same.
+    if label not in _started:
+        _started[label] = _start(label)
+    return _started[label]
+
+
+def _start(label: str) -> str:
     # Beside the suite's own server (tests/backend_plugin.py): a folder pgserver's system user
     # can reach when the suite runs as root.
     root = Path(os.environ["STAGESUB_DATA_DIR"]).parent
@@ -31,8 +41,8 @@ def start_extra_server(tmp_path_factory, label: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def second_server_url(tmp_path_factory) -> str:
-    return start_extra_server(tmp_path_factory, "second")
+def second_server_url() -> str:
+    return start_extra_server("second")
 
 
 @pytest.fixture
@@ -84,8 +94,8 @@ def database_exists(server, name: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def third_server_url(tmp_path_factory) -> str:
-    return start_extra_server(tmp_path_factory, "third")
+def third_server_url() -> str:
+    return start_extra_server("third")
 
 
 @pytest.fixture
