@@ -278,3 +278,28 @@ def test_the_second_server_really_is_another_cluster(second_server):
             )
     assert len(identities) == 2
     assert Path(second_server.url.split("host=", 1)[1]).exists()
+
+
+def test_a_failing_initial_copy_stops_the_move_at_once_and_cleans_up(make_orchestra, second_server):
+    orchestra = make_orchestra("krock", server_name="second")
+    primary = default_server()
+
+    def step(key):
+        if key == "subscribe":
+            # a row already in the copy's way: the engine's table copy fails on its key
+            journal = move.unfinished("krock").get()
+            with PostgresBackend(primary).connect_admin(journal.database_name) as conn:
+                conn.execute(
+                    "INSERT INTO orchestra_databasestamp (id, orchestra_id, subdomain, stamped_at) "
+                    "VALUES (1, gen_random_uuid(), 'intruder', now())"
+                )
+
+    started = time.monotonic()
+    with pytest.raises(move.MoveFailed, match="errors during the initial copy"):
+        move.move_orchestra(orchestra, primary, step=step)
+    assert time.monotonic() - started < 60
+    assert _row(orchestra).server == second_server
+    assert not move.unfinished("krock").exists()
+    assert leftovers("krock", second_server, primary) == []
+    assert _replication_objects(second_server, primary) == []
+    assert host_client(orchestra).get("/login/").status_code == 200

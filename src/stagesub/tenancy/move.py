@@ -556,15 +556,26 @@ def _move_postgres(
             )
         step("sync")
         with target.connect_admin(name) as conn:
-            _wait(
-                "the initial copy",
-                settings.MOVE_SYNC_TIMEOUT,
-                lambda: conn.execute(
+
+            def synced() -> bool:
+                # A failing table copy retries for ever: stop at the first error instead.
+                errors = conn.execute(
+                    "SELECT sync_error_count + apply_error_count FROM pg_stat_subscription_stats "
+                    "WHERE subname = %s",
+                    [name],
+                ).fetchone()
+                if errors and errors[0]:
+                    raise MoveFailed(
+                        "logical replication reported errors during the initial copy (see the "
+                        "target server's log)"
+                    )
+                return conn.execute(
                     "SELECT count(*) > 0 AND bool_and(r.srsubstate = 'r') FROM pg_subscription_rel r "
                     "JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = %s",
                     [name],
-                ).fetchone()[0],
-            )
+                ).fetchone()[0]
+
+            _wait("the initial copy", settings.MOVE_SYNC_TIMEOUT, synced)
         step("maintenance")
         with _timed_maintenance(orchestra, window):
             step("catch_up")
