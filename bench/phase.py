@@ -259,7 +259,7 @@ def connections_phase(out: dict, backend_kind: str) -> None:
     out["orchestras_touched"] = len(orchestras)
     out["open_connections"] = len(connections.open_orchestra_connections())
     out["open_connections_peak"] = peak
-    out["open_connections_limit"] = settings.MAX_OPEN_ORCHESTRA_CONNECTIONS
+    out["open_connections_limit"] = settings.MAX_ORCHESTRA_CONNECTIONS
     if backend_kind == "postgresql":
         from stagesub.tenancy.backends import backend_for, default_server
 

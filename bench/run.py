@@ -3,10 +3,14 @@
     python bench/run.py              # full: PostgreSQL N=200, SQLite N=1000, django-tenants N=200
     python bench/run.py --n 100      # another N for PostgreSQL and the anchor
     python bench/run.py --quick      # smoke run: N=20 everywhere, docs/performance.md untouched
+    python bench/run.py --only pages,fleet   # only those parts; the other sections are kept
 
 Run from the repository root in an environment with `pip install -e .[test]`. Prints a table
-and writes docs/performance.md (and bench/results/latest.json). Not a test: nothing fails on
-slowness; each target is reported as met or not met.
+and writes docs/performance.md (and bench/results/latest.json). Every part runs by default:
+the tenancy phases and django-tenants (this file), then the offer engine (bench/offers.py),
+the staff pages (bench/pages.py) and answer links over a fleet (bench/answers_fleet.py), each
+written into its own dated section. Not a test: nothing fails on slowness; each target is
+reported as met or not met.
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import sections
+
 ROOT = Path(__file__).resolve().parent.parent
 ANCHOR = ROOT.parent / "shared" / "anchors" / "django_tenants_bench"
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
-OFFERS_MARKER = "<!-- offer engine: bench/offers.py -->"
+PARTS = ["tenancy", *sections.BENCHES]
 ANCHOR_REQUIREMENTS = [
     "django>=5.2,<5.3",
     "django-tenants==4.0.1",
@@ -249,7 +257,7 @@ def table(pg: dict, lite: dict, anchor: dict) -> tuple[list[str], list[tuple[str
             seen,
             "–",
             "–",
-            f"≤ MAX_OPEN_ORCHESTRA_CONNECTIONS ({limit})",
+            f"≤ STAGESUB_MAX_ORCHESTRA_CONNECTIONS ({limit}, per process)",
             max(held, phase["open_connections_peak"], server or 0) <= limit,
         )
     return rows, verdicts
@@ -381,7 +389,18 @@ def main() -> None:
         "--quick", action="store_true", help="N=20 everywhere; does not write docs/performance.md"
     )
     parser.add_argument("--no-write", action="store_true", help="do not write docs/performance.md")
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to measure, of {', '.join(PARTS)} (default: all)",
+    )
+    parser.add_argument(
+        "--note", default="", help="conditions to state in each section written (a shared machine)"
+    )
     args = parser.parse_args()
+    parts = [p for p in args.only.split(",") if p]
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
     if args.quick:
         args.n = args.sqlite_n = 20
         args.touch = 40
@@ -389,6 +408,27 @@ def main() -> None:
     command = "python bench/run.py" + (f" --n {args.n}" if args.n != 200 else "")
     if args.quick:
         command = "python bench/run.py --quick"
+    target = ROOT / "docs" / "performance.md"
+    document = sections.split(target.read_text() if target.exists() else "")
+    m = machine()
+    if "tenancy" in parts:
+        document["head"] = measure_tenancy(args, command, m)
+    for name in sections.BENCHES:
+        if name in parts:
+            step(f"{sections.BENCHES[name][1]}")
+            started = time.perf_counter()
+            result = sections.run_bench(name, args.quick)
+            step(f"  done in {time.perf_counter() - started:.0f} s; met: {result.get('met')}")
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+            document[name] = sections.SECTION_WRITERS[name](result, m, args.note)
+    if not args.no_write:
+        target.write_text(sections.join(document))
+        print("wrote docs/performance.md")
+
+
+def measure_tenancy(args, command: str, m: dict) -> str:
+    """Provisioning, fleet migrations, routing and connections, with the anchor; its text."""
     started = time.perf_counter()
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="stagesub-bench-") as tmp:
@@ -396,7 +436,6 @@ def main() -> None:
         anchor = run_anchor(args.n, tmp)
         pg = run_phase("postgresql", args.n, args.touch, tmp / "pg", args.quick)
         lite = run_phase("sqlite", args.sqlite_n, args.touch, tmp / "sqlite", args.quick)
-    m = machine()
     m["wall_minutes"] = (time.perf_counter() - started) / 60
     print()
     print(console_table(pg, lite, anchor))
@@ -415,14 +454,7 @@ def main() -> None:
     print(f"raw numbers: {(RESULTS / 'latest.json').relative_to(ROOT)}")
     text = report(m, pg, lite, anchor, command)
     (RESULTS / "latest.md").write_text(text)
-    if not args.no_write:
-        target = ROOT / "docs" / "performance.md"
-        # The offer engine's section (bench/offers.py) is written by hand from its own run.
-        kept = ""
-        if target.exists() and OFFERS_MARKER in target.read_text():
-            kept = "\n" + OFFERS_MARKER + target.read_text().split(OFFERS_MARKER, 1)[1]
-        target.write_text(text + kept)
-        print("wrote docs/performance.md")
+    return text
 
 
 if __name__ == "__main__":

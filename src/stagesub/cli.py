@@ -3,8 +3,12 @@
 import os
 import sys
 
+from stagesub.filemodes import restrict_new_files
+
 
 def main() -> None:
+    # First, before settings or SQLite create anything: our files are private (filemodes).
+    restrict_new_files()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stagesub.settings")
     from django.core.management import execute_from_command_line
 

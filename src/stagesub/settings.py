@@ -12,6 +12,7 @@ from pathlib import Path
 
 from csp.constants import NONE, SELF
 
+from stagesub.filemodes import private_directory
 from stagesub.urlconfig import database_settings, email_settings
 from stagesub.web import observability
 
@@ -34,7 +35,7 @@ def _secret_key() -> str:
         return key
     # Embedded default: a random key kept in the data directory, so sessions and encrypted
     # secrets survive restarts without anyone choosing a weak key by hand.
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_directory(DATA_DIR)
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -84,6 +85,17 @@ DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGESUB_DB_STATEMENT_TIMEOUT", "30")
 # Seconds after which a fleet operation (backup, restore, move, ...) whose process cannot be
 # seen is taken to have died, so its claim and maintenance page are released.
 FLEET_OPERATION_STALE_AFTER = int(os.environ.get("STAGESUB_FLEET_OPERATION_STALE_AFTER", "21600"))
+# Backups (tenancy.backup): the folder archives go to (kept 0700), the key that encrypts them
+# (urlsafe base64 of 32 random bytes; set, it encrypts every archive), the nightly window in
+# local time ("01:00-05:00": each orchestra at a stable offset inside it; empty turns the
+# nightly backups off), and how many nightly archives are kept (latest N days, latest of M weeks).
+BACKUP_DIR = Path(os.environ.get("STAGESUB_BACKUP_DIR", "") or DATA_DIR / "backups").resolve()
+BACKUP_KEY = os.environ.get("STAGESUB_BACKUP_KEY", "").strip()
+BACKUP_WINDOW = os.environ.get("STAGESUB_BACKUP_WINDOW", "01:00-05:00").strip()
+BACKUP_KEEP_DAILY = int(os.environ.get("STAGESUB_BACKUP_KEEP_DAILY", "7"))
+BACKUP_KEEP_WEEKLY = int(os.environ.get("STAGESUB_BACKUP_KEEP_WEEKLY", "4"))
+# Hours without a successful backup after which an orchestra counts as missing one (mail, check).
+BACKUP_MISSING_AFTER_HOURS = float(os.environ.get("STAGESUB_BACKUP_MISSING_AFTER_HOURS", "36"))
 # Ready-made copies of the schema template the worker keeps on each PostgreSQL server, so a new
 # orchestra does not wait for CREATE DATABASE (see tenancy.spares). 0 turns them off.
 SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
@@ -99,6 +111,8 @@ CHECK_CONCURRENCY = int(os.environ.get("STAGESUB_CHECK_CONCURRENCY", "8"))
 # A provisioning whose heartbeat is older than this many seconds is presumed dead and swept
 # (database and role dropped, subdomain freed) by the worker or `stagesub sweep_provisioning`.
 PROVISIONING_STALE_AFTER = int(os.environ.get("STAGESUB_PROVISIONING_STALE_AFTER", "300"))
+# /readyz reports not ready when no worker pass has written its heartbeat for this many seconds.
+WORKER_HEARTBEAT_STALE = int(os.environ.get("STAGESUB_WORKER_HEARTBEAT_STALE", "120"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -126,6 +140,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log record of a request (refusals included) carries its id.
     "stagesub.web.observability.RequestIdMiddleware",
+    # /healthz and /readyz: before the HTTPS redirect and the host check (balancers probe over
+    # http, by address) and before routing (a broken orchestra database must not fail a probe).
+    "stagesub.web.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files before anything that touches a database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -165,7 +182,7 @@ TEMPLATES = [
 _control_url = os.environ.get("STAGESUB_DATABASE_URL")
 if not _control_url:
     # Embedded default: the control database is a file in the data directory (made on demand).
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_directory(DATA_DIR)
     _control_url = f"sqlite:///{DATA_DIR / 'control.sqlite3'}"
 DATABASES = {"default": database_settings(_control_url)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -294,6 +311,8 @@ STORAGES = {
 EMAIL_SUBJECT_PREFIX = "[StageSub] "
 DEFAULT_FROM_EMAIL = os.environ.get("STAGESUB_FROM_EMAIL", f"StageSub <no-reply@{BASE_DOMAIN}>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where orchestras ask the platform for more (shown next to their plan's limits).
+PLATFORM_CONTACT = os.environ.get("STAGESUB_PLATFORM_CONTACT", f"support@{BASE_DOMAIN}")
 MAILBOX_DIR = DATA_DIR / "mailbox"
 _email_url = os.environ.get("STAGESUB_EMAIL_URL", "").strip()
 if _email_url:

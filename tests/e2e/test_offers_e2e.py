@@ -37,7 +37,9 @@ def test_send_answer_from_the_mail_and_the_project_page_updates(
     log_in(page, orchestra_url(goteborg), "goteborg-admin", PASSWORD)
     page.goto(orchestra_url(goteborg, f"/projects/{project.project_id}/"))
     page.locator("summary", has_text=re.compile("need|behov", re.I)).first.click()
-    page.select_option("select[name=position]", str(seat.pk))
+    with page.expect_response(lambda r: "/need-lists/" in r.url):  # the position's lists
+        page.select_option("select[name=position]", str(seat.pk))
+    page.wait_for_timeout(200)  # (htmx swaps the list select in after the response)
     page.select_option("select[name=chosen_list]", f"rank:{a_list.pk}")
     page.select_option("select[name=strategy]", "sequential")
     page.fill("input[name=quantity]", "1")

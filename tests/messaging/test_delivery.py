@@ -143,7 +143,7 @@ def test_the_response_window_starts_when_the_request_is_delivered(goteborg, mail
     with use_orchestra(goteborg):
         offer = services.send(need, now=T0).created[0]
         email = offer.musician.email
-        promised = formats.date_format(timezone.localtime(offer.expires_at), "j F Y H:i")
+        promised = formats.date_format(timezone.localtime(offer.expires_at), "DATETIME_FORMAT")
     mail_server.stop()
     for hours in (0, 36, 48, 49):  # the reminder's time and the deadline pass during the outage
         scheduler.run_due(now=T0 + hours * HOUR)
@@ -160,7 +160,7 @@ def test_the_response_window_starts_when_the_request_is_delivered(goteborg, mail
         assert back + 48 * HOUR <= offer.expires_at < back + 48 * HOUR + SECOND
         assert back + 36 * HOUR <= offer.reminder_due_at < back + 36 * HOUR + SECOND
         with translation.override("en"):
-            deadline = formats.date_format(timezone.localtime(offer.expires_at), "j F Y H:i")
+            deadline = formats.date_format(timezone.localtime(offer.expires_at), "DATETIME_FORMAT")
     (mail,) = mail_server.to(email)
     text = mail_server.text(mail)
     assert deadline in text and promised not in text  # the e-mail states the new deadline

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from stagesub.messaging.models import Message
@@ -138,7 +140,7 @@ def test_staff_record_a_phone_answer_withdraw_and_resend(goteborg):
         assert line in log
     assert (
         client.post(f"/offers/{first.offer_id}/", {"action": "resend", "message": "x"}).status_code
-        == 404
+        == 400  # malformed (tests/test_malformed_ids.py); a well-formed unknown one is a 404
     )
 
 
@@ -162,32 +164,79 @@ def test_raising_the_seats_of_a_filled_need_reopens_it_and_asks_more(goteborg):
         assert Need.objects.get(pk=need.pk).status == "completed"
     client = staff(goteborg)
     url = f"/projects/{need.project.project_id}/needs/{need.need_id}/quantity/"
-    client.post(url, {"quantity": "2"})
+    preview = client.post(url, {"quantity": "2"})
+    fingerprint = preview.context["preview"].fingerprint
+    client.post(url, {"quantity": "2", "fingerprint": fingerprint, "confirm": "1"})
     with use_orchestra(goteborg):
         assert Need.objects.get(pk=need.pk).status == "active"
         assert Offer.objects.filter(status="pending").count() == 1
-    below = client.post(url, {"quantity": "0"}, follow=True)
-    assert "between 1 and 500" in below.content.decode()
-    word = client.post(url, {"quantity": "two"}, follow=True)
-    assert "whole number" in word.content.decode()
+    below = client.post(url, {"quantity": "0"})
+    assert below.status_code == 400 and "between 1 and 500" in below.content.decode()
+    word = client.post(url, {"quantity": "two"})
+    assert word.status_code == 400 and "whole number" in word.content.decode()
 
 
-def test_editing_a_need_to_fewer_seats_withdraws_surplus_offers(goteborg):
+def test_changing_seats_previews_who_is_withdrawn_and_asked_before_sending_anything(goteborg):
+    need = make_need(goteborg, "parallel", 3, count=6)
+    with use_orchestra(goteborg):
+        out = services.send(need).created
+        names = [o.musician.full_name for o in out]
+        queued = Message.objects.count()
+    client = staff(goteborg)
+    project_page = client.get(f"/projects/{need.project.project_id}/").content.decode()
+    panel = project_page.split('id="offers-panel"')[1].split("</section>")[0]
+    assert "<input" not in panel and "Change seats" in panel  # no field in what refreshes
+    url = f"/projects/{need.project.project_id}/needs/{need.need_id}/quantity/"
+    assert client.get(url).status_code == 200
+    fewer = client.post(url, {"quantity": "2"})
+    page = fewer.content.decode()
+    assert fewer.status_code == 200 and "Withdrawn and told by e-mail:" in page
+    assert names[2] in page and names[0] not in page.split("Withdrawn and told")[1][:200]
+    more = client.post(url, {"quantity": "4"}).content.decode()
+    assert "Asked by e-mail now:" in more
+    with use_orchestra(goteborg):  # previews sent and changed nothing
+        assert Message.objects.count() == queued
+        assert Need.objects.get(pk=need.pk).quantity == 3
+        # Someone answers no meanwhile: the confirmed preview no longer holds.
+        services.answer(out[2], accepted=False)
+        queued = Message.objects.count()
+    stale = client.post(
+        url,
+        {"quantity": "2", "fingerprint": fewer.context["preview"].fingerprint, "confirm": "1"},
+    )
+    assert stale.status_code == 409 and "Nothing was sent" in stale.content.decode()
+    with use_orchestra(goteborg):
+        assert Message.objects.count() == queued
+        assert Need.objects.get(pk=need.pk).quantity == 3
+    fresh = stale.context["preview"].fingerprint
+    done = client.post(url, {"quantity": "2", "fingerprint": fresh, "confirm": "1"})
+    assert done.status_code == 302
+    with use_orchestra(goteborg):
+        assert Need.objects.get(pk=need.pk).quantity == 2
+        assert Offer.objects.filter(need=need, status="pending").count() == 2
+
+
+def test_editing_the_seats_of_a_need_with_requests_out_is_refused_in_favour_of_the_preview(
+    goteborg,
+):
     need = make_need(goteborg, "parallel", 3, count=6)
     with use_orchestra(goteborg):
         services.send(need)
-        projects.update_need(
-            need,
-            NeedData(
-                position_id=need.position_id,
-                quantity=2,
-                strategy="parallel",
-                response_time_hours=48,
-                ranking_list_id=need.ranking_list_id,
-            ),
-        )
-        assert Offer.objects.filter(status="pending").count() == 2
-        assert Message.objects.filter(kind="withdrawn").count() == 1
+        queued = Message.objects.count()
+        with pytest.raises(ValidationError) as refused:
+            projects.update_need(
+                need,
+                NeedData(
+                    position_id=need.position_id,
+                    quantity=2,
+                    strategy="parallel",
+                    response_time_hours=48,
+                    ranking_list_id=need.ranking_list_id,
+                ),
+            )
+        assert "Change seats" in str(refused.value)
+        assert Offer.objects.filter(status="pending").count() == 3
+        assert Message.objects.count() == queued
 
 
 def test_the_live_panel_shows_answers_and_a_toast(goteborg):
@@ -239,3 +288,50 @@ def test_readable_ids_in_offer_urls_are_case_insensitive(goteborg):
     project_id, need_id = need.project.project_id.lower(), need.need_id.lower()
     assert client.get(f"/projects/{project_id}/needs/{need_id}/send/").status_code == 200
     assert client.get(f"/offers/{offer.offer_id.lower()}/").status_code == 200
+
+
+def test_no_requests_for_an_archived_or_past_project_and_archiving_says_so(goteborg):
+    need = make_need(goteborg, "parallel", 2, count=4)
+    project = need.project
+    client = staff(goteborg)
+    archived = client.post(
+        f"/projects/{project.project_id}/action/", {"action": "archive"}, follow=True
+    )
+    page = archived.content.decode()
+    assert "was archived" in page and 'data-testid="archived-badge"' in page
+    assert 'data-testid="requests-closed"' in page and "/send/" not in page
+    for show in ("archived", "all"):
+        listing = client.get(f"/projects/?show={show}").content.decode()
+        assert "Mahler 2" in listing and "badge-archived" in listing
+    with use_orchestra(goteborg):
+        with pytest.raises(ValidationError, match="archived"):
+            services.send(need)
+        with pytest.raises(ValidationError, match="archived"):
+            services.send_project(project)
+    refused = client.post(f"/projects/{project.project_id}/send/", follow=True)
+    assert "archived" in refused.content.decode()
+    client.post(f"/projects/{project.project_id}/action/", {"action": "restore"})
+    with use_orchestra(goteborg):
+        first = services.send(need).created[0]
+        # The week is over: nothing new is sent, a no is not replaced, the yes still counts.
+        after = timezone.make_aware(datetime.datetime(2027, 4, 1, 12))
+        with pytest.raises(ValidationError, match="week is over"):
+            services.send(need, now=after)
+        services.answer(first, accepted=False, now=after)
+        assert Offer.objects.count() == 2
+
+
+def test_project_page_offers_pause_or_resume_and_counts_staffing_in_one_place(goteborg):
+    need = make_need(goteborg, "parallel", 2, count=4)
+    with use_orchestra(goteborg):
+        services.answer(services.send(need).created[0], accepted=True)
+    client = staff(goteborg)
+    url = f"/projects/{need.project.project_id}/"
+    page = client.get(url).content.decode()
+    assert "Pause project" in page and "Resume project" not in page
+    assert page.count("% (1/2)") == 1 and "1 of 2 seats filled" in page
+    panel = page.split('id="offers-panel"')[1].split("</section>")[0]
+    assert "% (1/2)" in panel  # the figure that refreshes is the only one
+    client.post(f"{url}action/", {"action": "pause"})
+    page = client.get(url).content.decode()
+    assert "Resume project" in page and "Pause project" not in page

@@ -259,7 +259,8 @@ def test_update_need_locks_strategy_list_and_time_once_offers_exist(world, monke
     with pytest.raises(ValidationError) as exc:
         services.update_need(need, _need(world, strategy="first_come", response_time_hours=12))
     assert set(exc.value.message_dict) == {"strategy", "response_time_hours"}
-    services.update_need(need, _need(world, quantity=3))  # quantity may still change
+    with pytest.raises(ValidationError, match="Change seats"):  # through the seats preview
+        services.update_need(need, _need(world, quantity=3))
     assert services.delete_need(Need.objects.get(pk=need.pk)) == "archived"
     with pytest.raises(ValidationError, match="cannot be deleted"):
         services.delete_project(world["project"])

@@ -166,3 +166,79 @@ def test_edit_need_page(client, goteborg):
     assert response.status_code == 302
     with use_orchestra(goteborg):
         assert Need.objects.get().quantity == 3
+
+
+def test_at_the_project_limit_new_project_says_so_before_the_form(client, goteborg, settings):
+    goteborg.projects_limit = 1
+    goteborg.save()
+    assert client.get("/projects/new/").context["form"]  # room left: the form
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    listing = client.get("/projects/").content.decode()
+    assert "Your plan allows 1 projects" in listing and settings.PLATFORM_CONTACT in listing
+    assert 'href="/projects/new/"' not in listing and "disabled" in listing
+    new = client.get("/projects/new/")
+    page = new.content.decode()
+    assert "Your plan allows 1 projects" in page and settings.PLATFORM_CONTACT in page
+    assert 'name="name"' not in page  # no form to fill in for nothing
+
+
+def test_failed_add_need_and_upload_summarise_errors_first_and_their_addresses_answer_get(
+    client, goteborg
+):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    failed = client.post("/projects/PROJ001/needs/new/", {"quantity": "0"})
+    page = failed.content.decode()
+    assert failed.status_code == 400
+    summary = page.index('data-testid="error-summary"')
+    assert summary < page.index('id="offers-panel"')  # before the rest of the page
+    assert 'href="#id_quantity"' in page[summary:] and "data-focus-on-load" in page
+    reload = client.get("/projects/PROJ001/needs/new/")
+    assert reload.status_code == 302 and reload["Location"] == "/projects/PROJ001/"
+    upload = client.post("/projects/PROJ001/files/new/", {"display_name": "x"})
+    page = upload.content.decode()
+    assert upload.status_code == 400 and 'href="#id_file"' in page
+    assert page.index('data-testid="error-summary"') < page.index('id="offers-panel"')
+    assert client.get("/projects/PROJ001/files/new/").status_code == 302
+
+
+def test_need_form_lists_only_the_chosen_positions_lists_in_the_page_language(client, goteborg):
+    client.post("/projects/new/", {"name": "Mahler 2", "start_date": "2027-03-08"})
+    with use_orchestra(goteborg):
+        tutti = Position.objects.get(name="Tutti violin 1")
+        a_list = tutti.ranking_lists.get()
+        viola = Position.objects.filter(instrument__name="Viola").first()
+        viola_list = rankings.create_list(viola, "B")
+    page = client.get("/projects/PROJ001/").content.decode()
+    assert 'hx-get="/projects/PROJ001/need-lists/"' in page and "-lista" not in page
+    select = client.get(f"/projects/PROJ001/need-lists/?position={tutti.pk}").content.decode()
+    assert f"rank:{a_list.pk}" in select and f"rank:{viola_list.pk}" not in select
+    assert 'id="id_chosen_list"' in select and "A list, Violin" in select
+    huge = client.get("/projects/PROJ001/need-lists/?position=99999999999999999999999")
+    assert huge.status_code == 200  # no such position: every list, not a server error
+    data = {
+        "position": tutti.pk,
+        "chosen_list": f"rank:{viola_list.pk}",  # another position's list
+        "strategy": "sequential",
+        "quantity": 1,
+        "response_time": 2,
+        "response_unit": "days",
+    }
+    refused = client.post("/projects/PROJ001/needs/new/", data)
+    assert refused.status_code == 400 and refused.context["need_form"].errors["chosen_list"]
+    sv = host_client(goteborg, language="sv")
+    sv.cookies = client.cookies
+    sv.cookies["django_language"] = "sv"
+    swedish = sv.get(f"/projects/PROJ001/need-lists/?position={tutti.pk}").content.decode()
+    assert "A-lista, Violin" in swedish
+    with use_orchestra(goteborg):
+        assert not Need.objects.exists()
+
+
+def test_ranking_list_pages_name_lists_in_the_page_language(client, goteborg):
+    with use_orchestra(goteborg):
+        a_list = Position.objects.get(name="Tutti violin 1").ranking_lists.get()
+    url = f"/rankings/{a_list.ranking_list_id}/"
+    english = client.get(url).content.decode()
+    assert "-lista" not in english and "A list, Violin" in english
+    client.cookies["django_language"] = "sv"
+    assert "A-lista, Violin" in client.get(url).content.decode()

@@ -62,7 +62,8 @@ def test_apply_writes_accepted_rows(bound):
     assert eva.phone == "+46701112233" and eva.local_residence
     assert [p.name for p in eva.qualifications.all()] == ["Tutti violin 1"]
     anna = Musician.objects.get(email__iexact="anna.berg@example.se")
-    assert anna.preferred_language == "en" and anna.notes == ""  # the file's notes column is absent
+    # The file has no notes column: an update keeps what the roster says.
+    assert anna.preferred_language == "en" and anna.notes == "keep me"
 
 
 def test_apply_is_all_or_nothing(bound):

@@ -111,6 +111,30 @@ def test_import_preview_then_confirm(client, goteborg):
         assert Musician.objects.count() == 1
 
 
+def test_import_update_keeps_blank_cells_and_previews_each_change(client, goteborg):
+    _create(client, phone="070-123 45 67", notes="Spelar barock")
+    with use_orchestra(goteborg):
+        before = Musician.objects.get()
+    sheet = "First name;Last name;E-mail;Phone;Notes\nEva;Lind-Berg;EVA@example.se;;\n"
+    upload = io.BytesIO(sheet.encode())
+    upload.name = "lista.csv"
+    response = client.post("/musicians/import/", {"file": upload})
+    row = response.context["preview"].rows[0]
+    assert row.action == "update"
+    assert [(c.label, c.old, c.new) for c in row.changes] == [("Last name", "Lind", "Lind-Berg")]
+    page = response.content.decode()
+    assert 'data-testid="import-diff"' in page and "Lind-Berg" in page
+    client.post("/musicians/import/", {"token": response.context["token"]})
+    with use_orchestra(goteborg):
+        after = Musician.objects.get()
+    assert after.last_name == "Lind-Berg"
+    assert (after.first_name, after.phone, after.notes) == (
+        before.first_name,
+        before.phone,
+        "Spelar barock",
+    )
+
+
 def test_import_rejects_bad_files_next_to_the_field(client):
     bad = io.BytesIO(b"%PDF-1.4")
     bad.name = "roster.pdf"
@@ -156,3 +180,25 @@ def test_roster_pages_refuse_anonymous_and_other_orchestras(goteborg, malmo):
     # MUS001 exists in Malmö only: Göteborg's host never serves it
     goteborg_client = login(goteborg, "goteborg-admin")
     assert goteborg_client.get("/musicians/MUS001/").status_code == 404
+
+
+def test_instrument_and_position_names_have_a_length_limit_on_both_backends(client, goteborg):
+    huge = "A" * 10_000
+    response = client.post("/instruments/new/", {"action": "create", "name": huge}, follow=True)
+    assert response.status_code == 200 and "At most 100 characters" in response.content.decode()
+    with use_orchestra(goteborg):
+        assert not Instrument.objects.filter(name__startswith="AAAA").exists()
+        violin = Instrument.objects.get(name="Violin")
+    added = client.post(
+        f"/instruments/{violin.pk}/", {"action": "add_position", "name": huge}, follow=True
+    )
+    assert "At most 100 characters" in added.content.decode()
+    renamed = client.post(f"/instruments/{violin.pk}/", {"action": "rename", "name": huge})
+    assert renamed.status_code == 302
+    with use_orchestra(goteborg):
+        assert not Position.objects.filter(name__startswith="AAAA").exists()
+        assert Instrument.objects.get(pk=violin.pk).name == "Violin"
+    exactly = "B" * 100  # the limit itself is fine
+    client.post("/instruments/new/", {"action": "create", "name": exactly})
+    with use_orchestra(goteborg):
+        assert Instrument.objects.filter(name=exactly).exists()

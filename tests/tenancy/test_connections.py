@@ -9,8 +9,6 @@ another orchestra's rows until the connection happened to be recycled.
 from __future__ import annotations
 
 import shutil
-import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -33,6 +31,7 @@ from stagesub.tenancy.connections import ConnectionBudgetExhausted
 from stagesub.tenancy.context import StampMismatch
 from stagesub.tenancy.models import IsolationIncident, Orchestra
 from tests.conftest import host_client, login
+from tests.inplace import pg_restore_in_place, sqlite_restore_in_place
 from tests.offers.test_flow import link_path, make_need
 
 
@@ -147,40 +146,17 @@ def test_a_full_budget_answers_503_with_retry_after_and_records_nothing(goteborg
 def restore_in_place(source: Orchestra, target: Orchestra) -> None:
     """What an operator's slip does: source's backup restored into target's database."""
     if source.server.kind == "sqlite":
-        src_path = Path(source.server.url) / source.database_name
-        dst_path = Path(target.server.url) / target.database_name
-        with sqlite3.connect(src_path) as src, sqlite3.connect(dst_path) as dst:
-            src.backup(dst)
-        return
-    import pgserver
-
-    from stagesub.urlconfig import database_settings
-
-    admin = database_settings(django_settings.TENANT_SERVER_URL)
-    bin_dir = Path(pgserver.__file__).parent / "pginstall" / "bin"
-    common = ["-h", admin["HOST"], "-U", admin["USER"] or "postgres"]
-    if admin["PORT"]:
-        common += ["-p", admin["PORT"]]
-    dump = subprocess.run(
-        [bin_dir / "pg_dump", *common, "-Fc", "-d", source.database_name],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(
-        [
-            bin_dir / "pg_restore",
-            *common,
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            f"--role={target.database_user}",
-            "-d",
+        sqlite_restore_in_place(
+            Path(source.server.url) / source.database_name,
+            Path(target.server.url) / target.database_name,
+        )
+    else:
+        pg_restore_in_place(
+            django_settings.TENANT_SERVER_URL,
+            source.database_name,
             target.database_name,
-        ],
-        input=dump,
-        check=True,
-        capture_output=True,
-    )
+            target.database_user,
+        )
 
 
 def add_musician(orchestra, name: str) -> None:

@@ -36,6 +36,7 @@ def test_pending_migration_applied_and_recorded(goteborg, malmo):
     assert outcomes["malmo"].applied == [
         "orchestra.0002_id_sequences",
         "orchestra.0003_orchestrasettings",
+        "orchestra.0004_readable_id_sequence_for_offers",
     ]
     state = MigrationState.objects.get(orchestra=malmo)
     assert state.status == "ok" and state.applied_fingerprint != "old"

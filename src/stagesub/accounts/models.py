@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+class StageSubUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        # Django's superuser is our superadmin: without the role the row breaks the
+        # role_matches_orchestra constraint (a member needs an orchestra), and the console,
+        # which asks for the role, would not open for it.
+        extra_fields.setdefault("role", User.Role.SUPERADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
 
 
 class User(AbstractUser):
@@ -18,6 +27,8 @@ class User(AbstractUser):
     orchestra = models.ForeignKey(
         "tenancy.Orchestra", on_delete=models.PROTECT, null=True, blank=True, related_name="users"
     )
+
+    objects = StageSubUserManager()
 
     class Meta:
         constraints = [

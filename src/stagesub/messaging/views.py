@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from stagesub.messaging.models import Message
+from stagesub.web.paging import page_of
 
 
 @login_required
@@ -15,9 +15,9 @@ def mailbox(request):
     status = request.GET.get("status", "")
     if status in Message.Status.values:
         messages = messages.filter(status=status)
-    page = Paginator(messages, 25).get_page(request.GET.get("page"))
+    page, keep = page_of(request, messages)
     return render(
         request,
         "messaging/mailbox.html",
-        {"page": page, "status": status, "statuses": Message.Status.choices},
+        {"page": page, "keep": keep, "status": status, "statuses": Message.Status.choices},
     )

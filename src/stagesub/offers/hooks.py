@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Count, Q
+
 from stagesub.offers import engine
 from stagesub.offers.models import Offer
 from stagesub.projects import sections as project_sections
@@ -36,18 +38,19 @@ def _accepted(project) -> list:
     ]
 
 
+def _offer_counts(projects) -> dict[int, tuple[int, int]]:
+    rows = (
+        Offer.objects.filter(project__in=projects)
+        .values_list("need_id")
+        .annotate(sent=Count("pk"), accepted=Count("pk", filter=Q(status=engine.ACCEPTED)))
+    )
+    return {need: (sent, accepted) for need, sent, accepted in rows}
+
+
 usage.register_offer_counter(_offers_sent)
+usage.register_offer_counts(_offer_counts)
 usage.register_asked_musicians(_asked)
 usage.register_accepted_musicians(_accepted)
-
-
-def _apply_quantity(need, quantity: int) -> None:
-    from stagesub.offers import services
-
-    services.change_quantity(need, quantity)
-
-
-usage.register_quantity_handler(_apply_quantity)
 
 
 def _project_section(project):
@@ -81,6 +84,7 @@ def demo_cascade(orchestra) -> None:
 
     from django.utils import timezone
 
+    from stagesub.messaging import delivery
     from stagesub.offers import services
 
     if Offer.objects.exists():
@@ -97,6 +101,10 @@ def demo_cascade(orchestra) -> None:
     started = timezone.now() - datetime.timedelta(hours=20)
     for index, project in enumerate(upcoming[:6]):
         services.send_project(project, now=started)
+        # The requests reach the musicians before they answer, as they would have: delivered
+        # now (into the mailbox of the embedded setup), not left for the worker to find
+        # already answered and cancel as "not sent".
+        delivery.deliver_due(orchestra_name=orchestra.name, now=started)
         if index == 0:
             continue  # just sent: every answer still to come
         for offer in Offer.objects.filter(project=project, status=engine.PENDING).order_by("pk"):

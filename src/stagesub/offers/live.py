@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stagesub.messaging.models import Message
 from stagesub.offers import engine
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.projects.models import Need, Project
+from stagesub.projects.services import requests_refused, staffing
 
 TOAST_KINDS = {
     OfferEvent.Kind.ACCEPTED: "success",
@@ -49,14 +51,11 @@ class Panel:
     rows: list[NeedRow]
     last_event: int
     toasts: list[Toast] = field(default_factory=list)
+    closed: str = ""  # why no request can be sent (archived, week over), or ""
 
-    @property
-    def accepted(self) -> int:
-        return sum(r.accepted for r in self.rows)
-
-    @property
-    def needed(self) -> int:
-        return sum(r.need.quantity for r in self.rows)
+    # The project's staffing as projects.services.staffing counts it: the one source of the
+    # numbers the project page shows (only here, where they refresh).
+    staffing: dict = field(default_factory=dict)
 
 
 def panel(project: Project, *, since: int | None = None) -> Panel:
@@ -70,7 +69,13 @@ def panel(project: Project, *, since: int | None = None) -> Panel:
         offers.setdefault(offer.need_id, []).append(offer)
     events = OfferEvent.objects.filter(offer__project=project)
     last = events.aggregate(m=Max("pk"))["m"] or 0
-    result = Panel(project, [NeedRow(n, offers.get(n.pk, [])) for n in needs], last)
+    result = Panel(
+        project,
+        [NeedRow(n, offers.get(n.pk, [])) for n in needs],
+        last,
+        closed=requests_refused(project, timezone.localdate()),
+        staffing=staffing(project),
+    )
     if since is not None and since < last:
         # Answers and timeouts since the page last looked: a toast each (external events;
         # the staff's own actions are confirmed by the page they made them on).

@@ -122,3 +122,37 @@ def preview(project: Project, *, only: Need | None = None) -> list[NeedPreview]:
             result.queue = [musicians[m] for m in candidates if m not in ask][:QUEUE_SHOWN]
         out.append(result)
     return out
+
+
+@dataclass
+class QuantityPreview:
+    """What changing a need's seats would do: who is withdrawn, told the seats are filled,
+    or asked, and the digest a confirmation must carry (services.fingerprint)."""
+
+    need: Need
+    quantity: int
+    refused: str
+    withdrawn: list[Musician] = field(default_factory=list)
+    filled: list[Musician] = field(default_factory=list)
+    asked: list[Musician] = field(default_factory=list)
+    fingerprint: str = ""
+
+    @property
+    def sends_nothing(self) -> bool:
+        return not (self.withdrawn or self.filled or self.asked)
+
+
+def quantity_preview(need: Need, quantity: int) -> QuantityPreview:
+    decision = services.quantity_decision(need, quantity)
+    offers = Offer.objects.select_related("musician").in_bulk(
+        [n.offer_id for n in decision.notices]
+    )
+    result = QuantityPreview(
+        need, quantity, decision.refused, fingerprint=services.fingerprint(decision)
+    )
+    for notice in decision.notices:
+        target = result.filled if notice.kind == "position_filled" else result.withdrawn
+        target.append(offers[notice.offer_id].musician)
+    asked = Musician.objects.in_bulk(decision.ask)
+    result.asked = [asked[m] for m in decision.ask]
+    return result

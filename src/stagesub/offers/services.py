@@ -14,9 +14,11 @@ project) backs this up, and a transaction it refuses is retried from the start.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import Count, Exists, OuterRef
 from django.utils import formats, timezone, translation
@@ -29,6 +31,7 @@ from stagesub.offers import engine, selection, tokens
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import next_readable_id
 from stagesub.orchestra.models import OrchestraSettings
+from stagesub.projects import services as projects
 from stagesub.projects.files import sent_with
 from stagesub.projects.models import Need, Project, ProjectFile
 from stagesub.roster.models import Musician, Qualification
@@ -38,6 +41,10 @@ from stagesub.tenancy.due import note_due
 from stagesub.tenancy.models import Orchestra
 
 RETRIES = 3
+# Outcome.refused for an answer that repeats the one already recorded.
+REPEATED = "repeated"
+# Outcome.refused when the decision differs from the preview the staff confirmed.
+CHANGED = "changed"
 # A request delivered later than this after it was queued starts its response window anew.
 LATE_DELIVERY = datetime.timedelta(minutes=1)
 
@@ -149,7 +156,11 @@ def _candidates(need: Need, rule: str) -> tuple[int, ...]:
 def _locked_need(need_pk: int) -> Need:
     # Lock the need row only (its optional lists are joined, and may be NULL).
     # (its lists are read only when candidates are)
-    return Need.objects.select_for_update(of=("self",)).select_related("project").get(pk=need_pk)
+    return (
+        Need.objects.select_for_update(of=("self",))
+        .select_related("project", "position__instrument")
+        .get(pk=need_pk)
+    )
 
 
 # --- messages -------------------------------------------------------------------------------
@@ -183,13 +194,13 @@ def message_values(offer: Offer, orchestra: Orchestra, *, attachments: int = 0) 
             "projectName": project.name,
             "position": str(need.position),
             "instrument": need.position.instrument.name,
-            "startDate": formats.date_format(project.start_date, "j F Y"),
+            "startDate": formats.date_format(project.start_date, "DATE_FORMAT"),
             "weekNumber": str(project.week),
             "rehearsalSchedule": project.rehearsal_schedule or _("see the attached information"),
             "concertInfo": project.concert_info or _("information will follow"),
             "quantity": str(need.quantity),
             "responseUrl": response_url(orchestra, offer),
-            "responseDeadline": formats.date_format(deadline, "j F Y H:i"),
+            "responseDeadline": formats.date_format(deadline, "DATETIME_FORMAT"),
             "responseTime": str(need.response_time_hours),
             "attachmentNote": (
                 _("See the attached files for sheet music and further information.")
@@ -234,12 +245,26 @@ def _carry_out(
 ) -> list[Offer]:
     """Write the decision. `settings` is read by the caller only when the decision may ask."""
     filled_notices = {n.offer_id for n in decision.notices if n.kind == "position_filled"}
+    # One UPDATE per new status and one INSERT for all events: a yes that fills a need
+    # withdraws every other offer of it, in this transaction, under the need's lock.
+    by_status: dict[str, list[int]] = {}
     for offer_pk, status in decision.status_changes:
-        Offer.objects.filter(pk=offer_pk).update(
+        by_status.setdefault(status, []).append(offer_pk)
+    for status, pks in by_status.items():
+        Offer.objects.filter(pk__in=pks).update(
             status=status, answered_at=now if status in (engine.ACCEPTED, engine.DECLINED) else None
         )
-        kind = OfferEvent.Kind.FILLED if offer_pk in filled_notices else _EVENT_FOR_STATUS[status]
-        OfferEvent.objects.create(offer_id=offer_pk, kind=kind, at=now, by=by)
+    OfferEvent.objects.bulk_create(
+        OfferEvent(
+            offer_id=offer_pk,
+            kind=OfferEvent.Kind.FILLED
+            if offer_pk in filled_notices
+            else _EVENT_FOR_STATUS[status],
+            at=now,
+            by=by,
+        )
+        for offer_pk, status in decision.status_changes
+    )
     if isinstance(event, engine.Answered) and event.accepted and decision.refused == "filled":
         OfferEvent.objects.create(
             offer_id=event.offer_id, kind=OfferEvent.Kind.LATE_ANSWER, at=now, by=by
@@ -257,9 +282,13 @@ def _carry_out(
         return []
 
     orchestra, templates = _orchestra(), Templates()
-    notified = Offer.objects.select_related(
-        "musician", "need__position__instrument", "project"
-    ).in_bulk([n.offer_id for n in decision.notices])
+    # The notified offers are all this need's: share its (locked) row, position and project
+    # instead of joining them into every offer.
+    notified = Offer.objects.select_related("musician").in_bulk(
+        [n.offer_id for n in decision.notices]
+    )
+    for offer in notified.values():
+        offer.need, offer.project = need, need.project
     for notice in decision.notices:
         # (a decision confirms at most one offer: the yes it answers)
         files = (
@@ -294,9 +323,10 @@ def _carry_out(
 
 def _act(
     need_pk: int,
-    event_for: Callable[[Need], engine.Event],
+    event_for: Callable[[Need], engine.Event | None],
     now: datetime.datetime | None = None,
     by: str = "",
+    expected: str | None = None,
 ) -> Outcome:
     now = now or timezone.now()
     for attempt in range(RETRIES):
@@ -304,8 +334,15 @@ def _act(
             with orchestra_atomic():
                 need = _locked_need(need_pk)
                 event = event_for(need)
+                if event is None:  # the event already happened: nothing to decide or log
+                    return Outcome(engine.Decision(refused=REPEATED))
                 state, settings = _offer_state(need), None
-                if engine.would_ask(state, event):
+                closed = projects.requests_refused(need.project, timezone.localdate(now))
+                if closed and isinstance(event, engine.Send):
+                    raise ValidationError(closed)
+                # A closed project asks nobody new (a refill after a no, more seats); answers
+                # to requests already out still count.
+                if not closed and engine.would_ask(state, event):
                     settings = OrchestraSettings.current()
                     # Asking is serialised per project (answers that ask nobody are not):
                     # lock the project row, then read the candidates as committed now, so two
@@ -317,6 +354,9 @@ def _act(
                     )
                     state = replace(state, candidates=_candidates(need, settings.conflict_rule))
                 decision = engine.decide(state, event)
+                if expected is not None and fingerprint(decision) != expected:
+                    # Staff confirmed a preview that no longer holds: write nothing.
+                    return Outcome(engine.Decision(refused=CHANGED), event=event)
                 created = _carry_out(need, decision, event, now, by, settings)
             return Outcome(decision, created, event)
         except IntegrityError:
@@ -331,6 +371,8 @@ def _act(
 
 
 def send(need: Need, *, now: datetime.datetime | None = None, by: str = "") -> Outcome:
+    """Start or continue asking for the need; refused (ValidationError) when its project is
+    archived or its week is over (projects.services.requests_refused)."""
     return _act(need.pk, lambda _need: engine.Send(), now, by)
 
 
@@ -339,7 +381,11 @@ def send_project(project: Project, *, now: datetime.datetime | None = None, by: 
 
     Each need is its own transaction; what an earlier need asks is committed before the next
     need is read, so a later need cannot pick the same musician ("first processed wins").
+    Refused (ValidationError) for an archived project or one whose week is over.
     """
+    closed = projects.requests_refused(project, timezone.localdate(now or timezone.now()))
+    if closed:
+        raise ValidationError(closed)
     total = 0
     for need in project_needs(project).filter(status=Need.Status.ACTIVE):
         total += len(send(need, now=now, by=by).created)
@@ -351,12 +397,16 @@ def answer(
 ) -> Outcome:
     """The musician's answer (by = "") or one staff recorded from a phone call (by = user).
 
-    A musician's answer after the response time is the timeout it would have become.
+    A musician's answer after the response time is the timeout it would have become. The
+    same answer again (a double click, a second tab) is refused as REPEATED and logs nothing:
+    it is not a "late answer" on the musician's own seat.
     """
     now = now or timezone.now()
 
-    def event_for(_need: Need) -> engine.Event:
+    def event_for(_need: Need) -> engine.Event | None:
         status, expires_at = Offer.objects.values_list("status", "expires_at").get(pk=offer.pk)
+        if status == (engine.ACCEPTED if accepted else engine.DECLINED):
+            return None
         if not by and status == engine.PENDING and now >= expires_at:
             return engine.TimedOut(offer.pk)
         return engine.Answered(offer.pk, accepted)
@@ -372,10 +422,37 @@ def withdraw(offer: Offer, *, now: datetime.datetime | None = None, by: str = ""
     return _act(offer.need_id, lambda _need: engine.Withdrawn(offer.pk), now, by)
 
 
+def fingerprint(decision: engine.Decision) -> str:
+    """What a decision will do (status changes, musicians asked, seats), as a short digest.
+
+    A confirmed preview carries it, so the change is made only if it still does exactly what
+    the staff were shown."""
+    text = repr((decision.quantity, sorted(decision.status_changes), decision.ask))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def quantity_decision(need: Need, quantity: int) -> engine.Decision:
+    """What changing the need's seats to `quantity` would do now (reads, writes nothing)."""
+    state = _offer_state(need)
+    event = engine.QuantityChanged(quantity)
+    closed = projects.requests_refused(need.project, timezone.localdate())
+    if not closed and engine.would_ask(state, event):  # as _act decides it
+        rule = OrchestraSettings.current().conflict_rule
+        state = replace(state, candidates=_candidates(need, rule))
+    return engine.decide(state, event)
+
+
 def change_quantity(
-    need: Need, quantity: int, *, now: datetime.datetime | None = None, by: str = ""
+    need: Need,
+    quantity: int,
+    *,
+    now: datetime.datetime | None = None,
+    by: str = "",
+    expected: str | None = None,
 ) -> Outcome:
-    return _act(need.pk, lambda _need: engine.QuantityChanged(quantity), now, by)
+    """Change the seats; with `expected` (a preview's fingerprint) only if the change still
+    withdraws and asks exactly what the preview showed (else refused as CHANGED)."""
+    return _act(need.pk, lambda _need: engine.QuantityChanged(quantity), now, by, expected)
 
 
 def resend(message: Message, *, now: datetime.datetime | None = None, by: str = "") -> Message:

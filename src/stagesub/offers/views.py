@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from stagesub.messaging.models import Message
 from stagesub.offers import engine, live, services, tokens
 from stagesub.offers.models import Offer, OfferEvent
-from stagesub.offers.preview import preview
+from stagesub.offers.preview import preview, quantity_preview
 from stagesub.projects.files import download, sent_with
 from stagesub.projects.models import Need, ProjectFile
+from stagesub.projects.services import requests_refused
 from stagesub.projects.shortcuts import need_or_404, project_or_404
 from stagesub.tenancy.context import current_binding
+from stagesub.validation import require_id
 
 # --- the musician's page ----------------------------------------------------------------------
 
@@ -119,12 +121,17 @@ def send_preview(request, project_id: str, need_id: str | None = None):
     """GET: the dry run for one need or the whole project. POST: send."""
     project = project_or_404(project_id)
     need = need_or_404(project, need_id) if need_id else None
+    closed = requests_refused(project, timezone.localdate())
     if request.method == "POST":
         by = request.user.get_username()
-        if need is not None:
-            count = len(services.send(need, by=by).created)
-        else:
-            count = services.send_project(project, by=by)
+        try:
+            if need is not None:
+                count = len(services.send(need, by=by).created)
+            else:
+                count = services.send_project(project, by=by)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+            return redirect("projects:project", project.project_id)
         if count:
             messages.success(
                 request,
@@ -142,7 +149,8 @@ def send_preview(request, project_id: str, need_id: str | None = None):
             "project": project,
             "need": need,
             "previews": previews,
-            "will_send": sum(len(p.to_ask) for p in previews),
+            "will_send": 0 if closed else sum(len(p.to_ask) for p in previews),
+            "closed": closed,
         },
     )
 
@@ -177,7 +185,9 @@ def _offer_action(request, offer: Offer):
     action = request.POST.get("action", "")
     if action in ("record_yes", "record_no"):
         outcome = services.answer(offer, accepted=action == "record_yes", by=by)
-        if outcome.refused:
+        if outcome.refused == services.REPEATED:
+            messages.info(request, _("This answer was already recorded."))
+        elif outcome.refused:
             messages.error(request, _("The request is no longer waiting for an answer."))
         else:
             messages.success(request, _("The answer was recorded."))
@@ -187,10 +197,9 @@ def _offer_action(request, offer: Offer):
         else:
             messages.success(request, _("The request was withdrawn and the musician told."))
     elif action == "resend":
-        message_pk = request.POST.get("message", "")
-        if not message_pk.isdigit():
-            raise Http404
-        message = get_object_or_404(Message, pk=int(message_pk), offer=offer)
+        message = get_object_or_404(
+            Message, pk=require_id(request.POST.get("message")), offer=offer
+        )
         if message.kind in ("request", "reminder") and offer.status != engine.PENDING:
             # Its link would only say the request is closed.
             messages.error(request, _("The request is no longer open; its link would not work."))
@@ -202,27 +211,51 @@ def _offer_action(request, offer: Offer):
     return redirect("offers:offer", offer.offer_id)
 
 
-@login_required
-@require_POST
-def change_quantity(request, project_id: str, need_id: str):
-    project = project_or_404(project_id)
-    need = need_or_404(project, need_id)
+def _seats(request, need: Need) -> tuple[int | None, str]:
+    """The seats asked for in the POST, or None and why not."""
     try:
         quantity = int(request.POST.get("quantity", ""))
     except ValueError:
-        messages.error(request, _("Enter a whole number of seats."))
-        return redirect("projects:project", project.project_id)
+        return None, _("Enter a whole number of seats.")
     if quantity < 1 or quantity > 500:
-        messages.error(request, _("Enter a number of seats between 1 and 500."))
-    elif need.status == Need.Status.ARCHIVED:
-        messages.error(request, _("An archived need cannot be changed."))
-    else:
-        outcome = services.change_quantity(need, quantity, by=request.user.get_username())
-        if outcome.refused == "below_accepted":
-            messages.error(
-                request,
-                _("More musicians have already accepted; the quantity cannot go below that."),
-            )
-        else:
+        return None, _("Enter a number of seats between 1 and 500.")
+    if need.status == Need.Status.ARCHIVED:
+        return None, _("An archived need cannot be changed.")
+    return quantity, ""
+
+
+@login_required
+def change_quantity(request, project_id: str, need_id: str):
+    """Change a need's seats in two steps, outside the refreshing panel: the number, then a
+    preview naming who would be withdrawn or asked; only the confirmation sends anything."""
+    project = project_or_404(project_id)
+    need = need_or_404(project, need_id)
+    context = {"project": project, "need": need, "quantity": need.quantity}
+    if request.method != "POST":
+        return render(request, "offers/quantity.html", context)
+    quantity, error = _seats(request, need)
+    if quantity is None:
+        context.update(error=error, quantity=request.POST.get("quantity", ""))
+        return render(request, "offers/quantity.html", context, status=400)
+    if quantity == need.quantity:
+        messages.info(request, _("The number of seats is unchanged."))
+        return redirect("projects:project", project.project_id)
+    context["quantity"] = quantity
+    if request.POST.get("confirm"):
+        outcome = services.change_quantity(
+            need,
+            quantity,
+            by=request.user.get_username(),
+            expected=request.POST.get("fingerprint", ""),
+        )
+        if not outcome.refused:
             messages.success(request, _("The quantity is now %(n)s.") % {"n": quantity})
-    return redirect("projects:project", project.project_id)
+            return redirect("projects:project", project.project_id)
+        if outcome.refused == services.CHANGED:
+            context["error"] = _(
+                "Answers came in since the preview, so the change would now do something "
+                "else. Nothing was sent; check the new preview."
+            )
+    context["preview"] = quantity_preview(need, quantity)
+    status = 409 if context.get("error") else 200
+    return render(request, "offers/quantity.html", context, status=status)

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -9,6 +10,7 @@ from stagesub.orchestra.models import OrchestraSettings
 from stagesub.projects.models import Project
 from stagesub.rankings.models import RankingList
 from stagesub.roster.models import Instrument, Musician
+from stagesub.tenancy.plans import usage_report
 
 
 @login_required
@@ -20,7 +22,15 @@ def home(request):
     counts["lists"] = RankingList.objects.count()
     counts["instruments"] = Instrument.objects.filter(is_archived=False).count()
     counts["projects"] = Project.objects.filter(is_archived=False).count()
-    return render(request, "orchestra/home.html", {"counts": counts})
+    return render(
+        request,
+        "orchestra/home.html",
+        {
+            "counts": counts,
+            "usage": usage_report(request.orchestra),
+            "platform_contact": settings.PLATFORM_CONTACT,
+        },
+    )
 
 
 class SettingsForm(forms.ModelForm):

@@ -1,8 +1,9 @@
 """iCalendar export: one project, or the orchestra's feed of upcoming projects.
 
 Each project is an all-day event over its start week, with the rehearsal schedule and concert
-information as entered. UIDs are stable (project id + orchestra host), so calendar apps update
-events in place instead of duplicating them.
+information as entered. Text goes in as escaped TEXT values with control characters removed,
+so a line break in a name cannot end a content line early. UIDs are stable (project id +
+orchestra host), so calendar apps update events in place instead of duplicating them.
 """
 
 from __future__ import annotations
@@ -10,23 +11,29 @@ from __future__ import annotations
 import datetime
 import secrets
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vText
 
 from stagesub.projects.models import CalendarFeed, Project
+from stagesub.validation import strip_control_characters
+
+
+def _text(value: str) -> vText:
+    # vText escapes line breaks; an X- property given a plain str would be written raw.
+    return vText(strip_control_characters(value))
 
 
 def _calendar(name: str) -> Calendar:
     calendar = Calendar()
     calendar.add("prodid", "-//StageSub//Projects//SV")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-calname", _text(" ".join(name.split())))  # a label: one line
     return calendar
 
 
 def _event(project: Project, host: str) -> Event:
     event = Event()
     event.add("uid", f"{project.project_id.lower()}@{host}")
-    event.add("summary", project.name)
+    event.add("summary", _text(project.name))
     event.add("dtstart", project.start_date)
     event.add("dtend", project.week_end + datetime.timedelta(days=1))  # all-day end is exclusive
     event.add("dtstamp", project.updated_at)
@@ -36,7 +43,7 @@ def _event(project: Project, host: str) -> Event:
     if project.concert_info:
         parts.append(f"Konserter:\n{project.concert_info}")
     if parts:
-        event.add("description", "\n\n".join(parts))
+        event.add("description", _text("\n\n".join(parts)))
     return event
 
 

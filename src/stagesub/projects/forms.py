@@ -9,10 +9,13 @@ from django.utils.translation import gettext_lazy as _
 from stagesub.projects.models import Need
 from stagesub.projects.services import NeedData, ProjectData
 from stagesub.projects.weeks import next_monday_of_week
+from stagesub.validation import single_line
+from stagesub.widgets import LongSelect
 
 
 class ProjectForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=200)
+    # One line: the name is a calendar event's summary and an e-mail's subject.
+    name = forms.CharField(label=_("Name"), max_length=200, validators=[single_line])
     start_date = forms.DateField(
         label=_("Start date"),
         required=False,
@@ -70,8 +73,8 @@ class ProjectForm(forms.Form):
 
 
 class NeedForm(forms.Form):
-    position = forms.TypedChoiceField(label=_("Position"), coerce=int)
-    chosen_list = forms.ChoiceField(label=_("Ranking list"))
+    position = forms.TypedChoiceField(label=_("Position"), coerce=int, widget=LongSelect)
+    chosen_list = forms.ChoiceField(label=_("Ranking list"), widget=LongSelect)
     strategy = forms.ChoiceField(label=_("How to ask"), choices=[("", "—"), *Need.Strategy.choices])
     quantity = forms.IntegerField(label=_("Seats"), min_value=1, max_value=100, initial=1)
     max_recipients = forms.IntegerField(
@@ -83,10 +86,20 @@ class NeedForm(forms.Form):
     )
     require_local_residence = forms.BooleanField(label=_("Local residents only"), required=False)
 
-    def __init__(self, *args, positions=(), lists=(), **kwargs):
+    def __init__(self, *args, positions=(), lists=(), lists_url="", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["position"].choices = [("", "—"), *[(p.pk, str(p)) for p in positions]]
+        # `lists` are the chosen position's: a list of another position is not a valid choice.
         self.fields["chosen_list"].choices = [("", "—"), *lists]
+        if lists_url:  # choosing a position fetches its lists (htmx: no inline script)
+            self.fields["position"].widget.attrs.update(
+                {
+                    "hx-get": lists_url,
+                    "hx-trigger": "change",
+                    "hx-target": "#id_chosen_list",
+                    "hx-swap": "outerHTML",
+                }
+            )
 
     @staticmethod
     def initial_for(need) -> dict:

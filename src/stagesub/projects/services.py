@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from stagesub.orchestra.ids import next_readable_id
@@ -16,6 +17,7 @@ from stagesub.projects.models import Need, Project, ProjectList, ProjectListEntr
 from stagesub.rankings.models import RankingList
 from stagesub.roster.models import Musician, Position, Qualification
 from stagesub.tenancy.context import orchestra_atomic
+from stagesub.validation import too_long
 
 MAX_RESPONSE_HOURS = 4500  # about six months
 
@@ -32,6 +34,10 @@ class ProjectData:
 def _clean_project(data: ProjectData) -> ProjectData:
     if not data.name.strip():
         raise ValidationError({"name": _("Enter the project's name.")})
+    try:
+        too_long(data.name.strip(), Project._meta.get_field("name").max_length)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
     return ProjectData(
         name=data.name.strip(),
         start_date=data.start_date,
@@ -41,19 +47,28 @@ def _clean_project(data: ProjectData) -> ProjectData:
     )
 
 
+def _limit_message(current: int, max_projects: int) -> str:
+    return _(
+        "Your plan allows %(limit)s projects and you have %(current)s. Archive finished "
+        "projects, or contact StageSub (%(contact)s) to change plan."
+    ) % {"limit": max_projects, "current": current, "contact": settings.PLATFORM_CONTACT}
+
+
+def project_limit_reached(max_projects: int, current: int | None = None) -> str:
+    """Why no project can be created now, or "": shown before anyone fills in the form.
+    `current` is the number of projects not archived, when the caller has counted them."""
+    if current is None:
+        current = Project.objects.filter(is_archived=False).count()
+    return _limit_message(current, max_projects) if current >= max_projects else ""
+
+
 def create_project(data: ProjectData, *, max_projects: int) -> Project:
     data = _clean_project(data)
     with orchestra_atomic():
         project_id = next_readable_id("PROJ")  # locks the counter: the limit check cannot race
         current = Project.objects.filter(is_archived=False).count()
         if current >= max_projects:
-            raise ValidationError(
-                _(
-                    "Your plan allows %(limit)s projects and you have %(current)s. Archive finished "
-                    "projects, or contact StageSub to change plan."
-                )
-                % {"limit": max_projects, "current": current}
-            )
+            raise ValidationError(_limit_message(current, max_projects))
         return Project.objects.create(project_id=project_id, **data.__dict__)
 
 
@@ -63,6 +78,17 @@ def update_project(project: Project, data: ProjectData) -> Project:
         setattr(project, key, value)
     project.save()
     return project
+
+
+def requests_refused(project: Project, today: datetime.date) -> str:
+    """Why no request may be sent for the project now, or "" (archived, or its week is over)."""
+    if project.is_archived:
+        return _("The project is archived, so no requests can be sent. Restore it first.")
+    if not project.is_upcoming(today):
+        return _(
+            "The project's week is over (it started %(date)s), so no requests can be sent."
+        ) % {"date": formats.date_format(project.start_date, "DATE_FORMAT")}
+    return ""
 
 
 def set_project_archived(project: Project, archived: bool) -> Project:
@@ -142,6 +168,7 @@ def save_as_template(project_list: ProjectList, template_name: str) -> ProjectLi
     name = template_name.strip()
     if not name:
         raise ValidationError({"template_name": _("Give the template a name.")})
+    too_long(name, ProjectList._meta.get_field("template_name").max_length)
     project_list.is_template, project_list.template_name = True, name
     project_list.save(update_fields=["is_template", "template_name"])
     return project_list
@@ -293,9 +320,8 @@ def create_need(project: Project, data: NeedData) -> Need:
 
 
 def update_need(need: Need, data: NeedData) -> Need:
-    """Change a need. Quantity never below the seats already accepted; strategy, list and
-    response time only until the first offer is sent. Raising the quantity of a filled need
-    reopens it."""
+    """Change a need. Quantity, strategy, list and response time only until the first offer
+    is sent (then seats change through offers.services.change_quantity, after a preview)."""
     with orchestra_atomic():
         need = Need.objects.select_for_update().get(pk=need.pk)
         if need.status == Need.Status.ARCHIVED:
@@ -314,7 +340,19 @@ def update_need(need: Need, data: NeedData) -> Need:
                     % {"n": accepted}
                 }
             )
-        if usage.offers_sent(need):
+        sent = usage.offers_sent(need)
+        if sent and data.quantity != need.quantity:
+            # Changing seats with requests out withdraws or asks musicians: that goes through
+            # the seats page, which shows who first (offers.views.change_quantity).
+            raise ValidationError(
+                {
+                    "quantity": _(
+                        "Requests have been sent: change the seats with “Change seats…” on "
+                        "the project page, which shows who would be withdrawn or asked first."
+                    )
+                }
+            )
+        if sent:
             locked = {
                 "strategy": data.strategy != need.strategy,
                 "list": (data.ranking_list_id, data.project_list_id)
@@ -327,7 +365,6 @@ def update_need(need: Need, data: NeedData) -> Need:
                     {field: _("Cannot change once requests have been sent.") for field in changed}
                 )
         _validate_need(need.project, data, need=need)
-        quantity_changed = data.quantity != need.quantity
         need.quantity = data.quantity
         need.strategy, need.max_recipients = data.strategy, data.max_recipients
         need.ranking_list_id, need.project_list_id = data.ranking_list_id, data.project_list_id
@@ -336,10 +373,6 @@ def update_need(need: Need, data: NeedData) -> Need:
         if need.status == Need.Status.COMPLETED and accepted < need.quantity:
             need.status = Need.Status.ACTIVE  # more seats than accepted: asking continues
         need.save()
-        if quantity_changed and usage.offers_sent(need):
-            # Offers are out: the engine withdraws surplus offers or asks more musicians.
-            usage.quantity_changed(need, data.quantity)
-            need.refresh_from_db()
     return need
 
 
@@ -396,39 +429,64 @@ def add_to_project_list(project_list: ProjectList, musician_ids: list[int]):
 
 def staffing(project: Project) -> dict:
     """Accepted seats over needed seats, as the project list and page show it."""
-    needs = [n for n in project.needs.all() if n.status != Need.Status.ARCHIVED]
-    needed = sum(n.quantity for n in needs)
-    accepted = sum(accepted_count(n) for n in needs)
-    if not needs:
-        label, percent = "no_needs", None
-    elif not usage.offers_sent(project):
-        label, percent = "not_started", 0
-    else:
-        percent = round(100 * accepted / needed) if needed else 0
-        label = "full" if accepted >= needed else "partial"
-    colour = (
-        None
-        if percent is None
-        else ("green" if percent >= 80 else "yellow" if percent >= 50 else "red")
-    )
-    return {
-        "needed": needed,
-        "accepted": accepted,
-        "percent": percent,
-        "label": label,
-        "colour": colour,
-    }
+    return staffing_of([project])[project.pk]
 
 
-def need_state(need: Need) -> str:
-    """not_started, in_progress, paused, filled or archived (for the project page)."""
+def staffing_of(projects: list[Project]) -> dict[int, dict]:
+    """staffing() for many projects in two queries, whatever their number (the project list)."""
+    counts = usage.offer_counts(projects)
+    needs: dict[int, list[Need]] = {p.pk: [] for p in projects}
+    for need in Need.objects.filter(project__in=projects):
+        needs[need.project_id].append(need)
+    result = {}
+    for project in projects:
+        live = [n for n in needs[project.pk] if n.status != Need.Status.ARCHIVED]
+        needed = sum(n.quantity for n in live)
+        accepted = sum(counts.get(n.pk, (0, 0))[1] for n in live)
+        sent = sum(counts.get(n.pk, (0, 0))[0] for n in needs[project.pk])
+        if not live:
+            label, percent = "no_needs", None
+        elif not sent:
+            label, percent = "not_started", 0
+        else:
+            percent = round(100 * accepted / needed) if needed else 0
+            label = "full" if accepted >= needed else "partial"
+        colour = (
+            None
+            if percent is None
+            else ("green" if percent >= 80 else "yellow" if percent >= 50 else "red")
+        )
+        result[project.pk] = {
+            "needed": needed,
+            "accepted": accepted,
+            "percent": percent,
+            "label": label,
+            "colour": colour,
+        }
+    return result
+
+
+def need_state(need: Need, counts: tuple[int, int] | None = None) -> str:
+    """not_started, in_progress, paused, filled or archived (for the project page).
+
+    `counts` is the need's (offers sent, offers accepted) from usage.offer_counts, when the
+    caller read them for all its needs at once."""
+    if counts is None:
+        counts = usage.offer_counts([need.project_id]).get(need.pk, (0, 0))
+    sent, accepted = counts
     if need.status == Need.Status.ARCHIVED:
         return "archived"
-    if need.status == Need.Status.COMPLETED or accepted_count(need) >= need.quantity:
+    if need.status == Need.Status.COMPLETED or accepted >= need.quantity:
         return "filled"
     if need.status == Need.Status.PAUSED:
         return "paused"
-    return "in_progress" if usage.offers_sent(need) else "not_started"
+    return "in_progress" if sent else "not_started"
+
+
+def need_states(project: Project, needs: list[Need]) -> dict[int, str]:
+    """need_state() of each of the project's `needs`, in one query."""
+    counts = usage.offer_counts([project])
+    return {n.pk: need_state(n, counts.get(n.pk, (0, 0))) for n in needs}
 
 
 def accepted_by_position(project: Project) -> list[tuple[str, list]]:

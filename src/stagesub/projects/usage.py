@@ -47,17 +47,19 @@ def accepted_musicians(project) -> list:
     return pairs
 
 
-_quantity_handlers: list[Callable[[object, int], None]] = []
+_offer_counts: list[Callable[[list], dict[int, tuple[int, int]]]] = []
 
 
-def register_quantity_handler(handler: Callable[[object, int], None]) -> None:
-    """handler(need, quantity) applies a new quantity to a need whose offers are out: it
-    withdraws surplus offers or asks more musicians, in the caller's transaction."""
-    _quantity_handlers.append(handler)
+def register_offer_counts(provider: Callable[[list], dict[int, tuple[int, int]]]) -> None:
+    """provider(projects) → {need pk: (offers sent, offers accepted)} for every need of those
+    projects that has offers, in one query (list pages must not ask once per project or need)."""
+    _offer_counts.append(provider)
 
 
-def quantity_changed(need, quantity: int) -> bool:
-    """Let the offer engine apply the change; False if nothing is registered to do so."""
-    for handler in _quantity_handlers:
-        handler(need, quantity)
-    return bool(_quantity_handlers)
+def offer_counts(projects) -> dict[int, tuple[int, int]]:
+    counts: dict[int, tuple[int, int]] = {}
+    for provider in _offer_counts:
+        for need, (sent, accepted) in provider(projects).items():
+            before = counts.get(need, (0, 0))
+            counts[need] = (before[0] + sent, before[1] + accepted)
+    return counts

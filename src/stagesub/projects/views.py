@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stagesub.projects import calendar, files, services
 from stagesub.projects.forms import FileForm, NeedForm, ProjectForm, today
@@ -22,6 +23,14 @@ from stagesub.rankings.models import RankingList
 from stagesub.rankings.views import reorder_response
 from stagesub.roster.collation import swedish_key
 from stagesub.roster.models import Position
+from stagesub.validation import (
+    has_control_characters,
+    parse_id,
+    require_id,
+    require_ids,
+    single_line,
+)
+from stagesub.web.paging import page_of
 
 
 def _errors(request, error: ValidationError) -> None:
@@ -35,14 +44,20 @@ def project_list(request):
     sort = request.GET.get("sort", "date")
     q = request.GET.get("q", "").strip()
     now = today()
-    projects = list(Project.objects.filter(is_archived=(show == "archived")))
+    rows = Project.objects.all()
+    if show != "all":  # "all" lists archived projects too, with their badge
+        rows = rows.filter(is_archived=(show == "archived"))
+    projects = list(rows)
+    # Not archived ones all read: the plan's count needs no query of its own.
+    live = None if show == "archived" else sum(1 for p in projects if not p.is_archived)
     if q:
         projects = [p for p in projects if q.lower() in p.name.lower() or q.upper() == p.project_id]
     if show == "upcoming":
         projects = [p for p in projects if p.is_upcoming(now)]
     elif show == "past":
         projects = [p for p in projects if not p.is_upcoming(now)]
-    staffing = {p.pk: services.staffing(p) for p in projects}
+    # Staffing of every project only to sort by it; otherwise of the page's projects.
+    staffing = services.staffing_of(projects) if sort == "staffing" else {}
     if sort == "staffing":  # best staffed first; projects without needs last
         projects.sort(
             key=lambda p: -1 if staffing[p.pk]["percent"] is None else -staffing[p.pk]["percent"]
@@ -58,23 +73,32 @@ def project_list(request):
                 p.start_date if p.is_upcoming(now) else -p.start_date.toordinal(),
             )
         )
+    page, keep = page_of(request, projects)
+    if not staffing:
+        staffing = services.staffing_of(page.object_list)
     return render(
         request,
         "projects/project_list.html",
         {
-            "projects": projects,
+            "projects": page,
+            "page": page,
+            "keep": keep,
             "staffing": staffing,
             "feed_url": request.build_absolute_uri(f"/calendar/{calendar.feed_token()}.ics"),
             "show": show,
             "sort": sort,
             "q": q,
             "today": now,
+            "limit": services.project_limit_reached(request.orchestra.max_projects, live),
         },
     )
 
 
 @login_required
 def project_create(request):
+    limit = services.project_limit_reached(request.orchestra.max_projects)
+    if limit:  # said before the form is filled in, not after
+        return render(request, "projects/project_form.html", {"creating": True, "limit": limit})
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -90,7 +114,11 @@ def project_create(request):
                 % {"name": project.name, "id": project.project_id},
             )
             return redirect("projects:project", project_id=project.project_id)
-    return render(request, "projects/project_form.html", {"form": form, "creating": True})
+    return render(
+        request,
+        "projects/project_form.html",
+        {"form": form, "creating": True, "error_forms": [form] if form.errors else []},
+    )
 
 
 @login_required
@@ -105,40 +133,83 @@ def project_edit(request, project_id):
         else:
             messages.success(request, _("Changes saved."))
             return redirect("projects:project", project_id=project.project_id)
-    return render(request, "projects/project_form.html", {"form": form, "project": project})
+    return render(
+        request,
+        "projects/project_form.html",
+        {"form": form, "project": project, "error_forms": [form] if form.errors else []},
+    )
+
+
+def _list_choices(project: Project, position_id: int | None) -> list[tuple[str, str]]:
+    """The lists a need may use: the position's A/B/C lists and this project's own list for
+    it; every list while no position is chosen (a page without scripts)."""
+    ranking = RankingList.objects.select_related("position__instrument")
+    own = project.lists.select_related("position__instrument")
+    if position_id is not None:
+        ranking, own = ranking.filter(position_id=position_id), own.filter(position_id=position_id)
+    lists = [(f"rank:{rl.pk}", str(rl)) for rl in ranking]
+    lists += [
+        (
+            f"project:{pl.pk}",
+            _("%(name)s (this project's list), %(position)s")
+            % {"name": pl.name, "position": pl.position},
+        )
+        for pl in own
+    ]
+    return lists
+
+
+def _chosen_position(data, initial) -> int | None:
+    return parse_id(str((data or {}).get("position") or (initial or {}).get("position") or ""))
 
 
 def _need_form(project, data=None, initial=None) -> NeedForm:
     positions = list(
         Position.objects.select_related("instrument").filter(instrument__is_archived=False)
     )
-    lists = [
-        (f"rank:{rl.pk}", f"{rl.position} – {rl.list_type}")
-        for rl in RankingList.objects.select_related("position__instrument")
-    ]
-    lists += [
-        (f"project:{pl.pk}", f"{pl.position} – {pl.name}")
-        for pl in project.lists.select_related("position__instrument")
-    ]
-    return NeedForm(data, initial=initial, positions=positions, lists=lists)
+    lists = _list_choices(project, _chosen_position(data, initial))
+    return NeedForm(
+        data,
+        initial=initial,
+        positions=positions,
+        lists=lists,
+        lists_url=reverse("projects:need_lists", args=[project.project_id]),
+    )
+
+
+@login_required
+@require_GET
+def need_lists(request, project_id):
+    """The need form's list select for the chosen position (htmx swaps it in on change)."""
+    project = project_or_404(project_id)
+    form = _need_form(project, initial={"position": request.GET.get("position", "")})
+    return HttpResponse(form["chosen_list"].as_widget())
 
 
 def _detail_page(request, project: Project, need_form: NeedForm, status: int = 200, file_form=None):
+    # Read once: the table, the file form's choices and the states all show the same needs.
+    needs = list(
+        project.needs.select_related(
+            "position__instrument", "ranking_list__position__instrument", "project_list"
+        )
+    )
+    file_form = file_form or FileForm(needs=needs)
     return render(
         request,
         "projects/project_detail.html",
         {
             "project": project,
-            "needs": project.needs.select_related(
-                "position__instrument", "ranking_list", "project_list"
-            ),
+            "needs": needs,
             "need_form": need_form,
             "sections": sections_for(project),
-            "file_form": file_form or FileForm(needs=project.needs.all()),
+            "file_form": file_form,
+            "error_forms": [f for f in (need_form, file_form) if f.errors],
             "files": project.files.select_related("stored", "need"),
-            "staffing": services.staffing(project),
+            # One of the two applies: any need asking can be paused, else any paused resumed.
+            "can_pause": any(n.status == Need.Status.ACTIVE for n in needs),
+            "can_resume": any(n.status == Need.Status.PAUSED for n in needs),
             "accepted": services.accepted_by_position(project),
-            "need_states": {n.pk: services.need_state(n) for n in project.needs.all()},
+            "need_states": services.need_states(project, needs),
             "today": today(),
             "lists": project.lists.select_related("position__instrument"),
             "positions": Position.objects.select_related("instrument").filter(
@@ -168,6 +239,12 @@ def project_action(request, project_id):
     try:
         if action in ("archive", "restore"):
             services.set_project_archived(project, action == "archive")
+            archived = _(
+                "%(name)s was archived: no requests can be sent for it. Restore it to undo."
+            )
+            restored = _("%(name)s was restored.")
+            text = archived if action == "archive" else restored
+            messages.success(request, text % {"name": project.name})
         elif action in ("pause", "resume"):
             count = services.set_project_paused(project, action == "pause")
             messages.success(request, _("%(n)s needs changed.") % {"n": count})
@@ -184,9 +261,12 @@ def project_action(request, project_id):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def need_create(request, project_id):
+    """POST adds a need; GET (a reload of the address a failed POST left) shows the project."""
     project = project_or_404(project_id)
+    if request.method == "GET":
+        return redirect("projects:project", project_id=project.project_id)
     form = _need_form(project, request.POST)
     if form.is_valid():
         try:
@@ -218,7 +298,12 @@ def need_edit(request, project_id, need_id):
     return render(
         request,
         "projects/need_form.html",
-        {"project": project, "need": need, "form": form},
+        {
+            "project": project,
+            "need": need,
+            "form": form,
+            "error_forms": [form] if form.errors else [],
+        },
         status=status,
     )
 
@@ -254,13 +339,15 @@ def need_action(request, project_id, need_id):
 @require_POST
 def plist_create(request, project_id):
     project = project_or_404(project_id)
-    position = get_object_or_404(Position, pk=request.POST.get("position") or 0)
+    position = get_object_or_404(Position, pk=require_id(request.POST.get("position")))
     source = None
-    kind, _sep, pk = request.POST.get("copy_from", "").partition(":")
-    if kind == "rank" and pk.isdigit():
-        source = RankingList.objects.filter(pk=int(pk)).first()
-    elif kind in ("project", "template") and pk.isdigit():
-        source = ProjectList.objects.filter(pk=int(pk)).first()
+    copy_from = request.POST.get("copy_from", "")
+    if copy_from:  # "rank:<pk>", "project:<pk>" or "template:<pk>"; empty for an empty list
+        kind, _sep, pk = copy_from.partition(":")
+        models = {"rank": RankingList, "project": ProjectList, "template": ProjectList}
+        if kind not in models:
+            raise BadRequest("Unknown list kind.")
+        source = get_object_or_404(models[kind], pk=require_id(pk))
     try:
         project_list = services.create_project_list(project, position, copy_from=source)
     except ValidationError as error:
@@ -314,19 +401,20 @@ def plist_action(request, project_id, list_id):
     action = request.POST.get("action", "")
     try:
         if action == "add":
-            ids = [int(x) for x in request.POST.getlist("musicians") if x.isdigit()]
+            ids = require_ids(request.POST.getlist("musicians"))
             if not ids:
                 raise ValidationError(_("Choose at least one musician to add."))
             list_services.add_musicians(project_list, ids)
         elif action == "remove":
-            version = request.POST.get("version", "")
             list_services.remove_entry(
                 project_list,
-                int(request.POST.get("entry") or 0),
-                version=int(version) if version.isdigit() else None,
+                require_id(request.POST.get("entry")),
+                version=require_id(request.POST.get("version")),
             )
         elif action == "template":
-            services.save_as_template(project_list, request.POST.get("template_name", ""))
+            template_name = request.POST.get("template_name", "")
+            single_line(template_name)
+            services.save_as_template(project_list, template_name)
             messages.success(request, _("Saved as a template."))
         elif action == "delete":
             list_services.require_confirmation(request.POST.get("confirm", ""))
@@ -351,7 +439,7 @@ def plist_reorder(request, project_id, list_id):
 def apply_template(request, project_id):
     project = project_or_404(project_id)
     template = get_object_or_404(
-        ProjectList, pk=request.POST.get("template") or 0, is_template=True
+        ProjectList, pk=require_id(request.POST.get("template")), is_template=True
     )
     try:
         project_list = services.apply_template(template, project)
@@ -368,9 +456,12 @@ def apply_template(request, project_id):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def file_upload(request, project_id):
+    """POST uploads; GET (a reload of the address a failed POST left) shows the project."""
     project = project_or_404(project_id)
+    if request.method == "GET":
+        return redirect("projects:project", project_id=project.project_id)
     form = FileForm(request.POST, request.FILES, needs=project.needs.all())
     if form.is_valid():
         d = form.cleaned_data
@@ -423,12 +514,14 @@ def file_action(request, project_id, file_id):
         if action == "remove":
             files.remove(project_file)
         elif action == "reuse":
-            need = get_object_or_404(
-                Need, project=project_file.project, need_id=request.POST.get("need", "").upper()
-            )
-            files.reuse(
-                project_file, need=need, send_timing=request.POST.get("send_timing", "on_accept")
-            )
+            need_id = request.POST.get("need", "")
+            if has_control_characters(need_id):  # (PostgreSQL refuses NUL in a query)
+                raise BadRequest("Malformed id.")
+            need = get_object_or_404(Need, project=project_file.project, need_id=need_id.upper())
+            send_timing = request.POST.get("send_timing", ProjectFile.SendTiming.ON_ACCEPT)
+            if send_timing not in ProjectFile.SendTiming.values:
+                return HttpResponseBadRequest(_("Unknown send timing."))
+            files.reuse(project_file, need=need, send_timing=send_timing)
         else:
             return HttpResponseBadRequest(_("Unknown action."))
     except ValidationError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from stagesub.roster.models import Musician, Position
@@ -32,7 +33,10 @@ class RankingList(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.list_type}-lista {self.position}"
+        return gettext("%(type)s list, %(position)s") % {
+            "type": self.list_type,
+            "position": self.position,
+        }
 
     def candidate_musicians(self):
         """Qualified for the position and not archived (inactive ones may wait on the list)."""

@@ -20,7 +20,11 @@ class ListChanged(ValidationError):
 
 
 def default_description(position: Position, list_type: str) -> str:
-    return f"{list_type}-lista för {position.name} ({position.instrument.name})"
+    return _("%(type)s list for %(position)s (%(instrument)s)") % {
+        "type": list_type,
+        "position": position.name,
+        "instrument": position.instrument.name,
+    }
 
 
 def create_list(position: Position, list_type: str, description: str = "") -> RankingList:

@@ -15,6 +15,7 @@ from stagesub.rankings import services
 from stagesub.rankings.models import RankingList
 from stagesub.roster.forms import grouped_positions
 from stagesub.roster.models import Position
+from stagesub.validation import parse_id, require_id, require_ids, single_line
 
 
 @login_required
@@ -38,10 +39,12 @@ def overview(request):
 @login_required
 @require_POST
 def create(request):
-    position = get_object_or_404(Position, pk=request.POST.get("position") or 0)
+    position = get_object_or_404(Position, pk=require_id(request.POST.get("position")))
+    description = request.POST.get("description", "")
     try:
+        single_line(description)
         ranking_list = services.create_list(
-            position, request.POST.get("list_type", ""), request.POST.get("description", "")
+            position, request.POST.get("list_type", ""), description
         )
     except ValidationError as error:
         for message in error.messages:
@@ -83,17 +86,19 @@ def action(request, ranking_list_id):
     kind = request.POST.get("action", "")
     try:
         if kind == "add":
-            ids = [int(x) for x in request.POST.getlist("musicians") if x.isdigit()]
+            ids = require_ids(request.POST.getlist("musicians"))
             if not ids:
                 raise ValidationError(_("Choose at least one musician to add."))
             added = services.add_musicians(ranking_list, ids)
             messages.success(request, _("%(n)s added to the list.") % {"n": len(added)})
         elif kind == "remove":
             services.remove_entry(
-                ranking_list, int(request.POST.get("entry") or 0), version=_version(request)
+                ranking_list, require_id(request.POST.get("entry")), version=_version(request)
             )
         elif kind == "describe":
-            services.update_description(ranking_list, request.POST.get("description", ""))
+            description = request.POST.get("description", "")
+            single_line(description)
+            services.update_description(ranking_list, description)
         elif kind == "clear":
             services.clear_list(ranking_list, confirm=request.POST.get("confirm", ""))
             messages.success(request, _("The list was cleared."))
@@ -109,19 +114,17 @@ def action(request, ranking_list_id):
     return redirect("rankings:list", ranking_list_id=ranking_list.ranking_list_id)
 
 
-def _version(request) -> int | None:
-    value = request.POST.get("version", "")
-    return int(value) if value.isdigit() else None
+def _version(request) -> int:
+    # The version the page showed: without it a change would skip the "someone else changed
+    # the list" check, so a missing or malformed one is a bad request.
+    return require_id(request.POST.get("version"))
 
 
 def reorder_response(request, ranking_list) -> JsonResponse:
     """Apply a dragged order sent as `order` (entry ids) with the list `version` it was based on."""
-    version = _version(request)
-    try:
-        ids = [int(x) for x in request.POST.getlist("order")]
-    except ValueError:
-        ids = []
-    if version is None or not ids:
+    ids = request.POST.getlist("order")
+    version = parse_id(request.POST.get("version"))
+    if version is None or not ids or None in (ids := [parse_id(x) for x in ids]):
         return JsonResponse({"error": _("Invalid order.")}, status=400)
     try:
         ranking_list = services.reorder(ranking_list, ids, version=version)

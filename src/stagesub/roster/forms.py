@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from stagesub.roster.models import Instrument, Musician, Position
 from stagesub.roster.services import MusicianData
+from stagesub.validation import email_address, parse_id, single_line
+from stagesub.widgets import LongSelect
 
 
 def grouped_positions(include_archived_instruments: bool = False):
@@ -19,9 +21,12 @@ def grouped_positions(include_archived_instruments: bool = False):
 
 
 class MusicianForm(forms.Form):
-    first_name = forms.CharField(label=_("First name"), max_length=100)
-    last_name = forms.CharField(label=_("Last name"), max_length=100)
-    email = forms.EmailField(label=_("E-mail"), max_length=254)
+    first_name = forms.CharField(label=_("First name"), max_length=100, validators=[single_line])
+    last_name = forms.CharField(label=_("Last name"), max_length=100, validators=[single_line])
+    # The same check as the service (and the import), so the message is the same everywhere.
+    email = forms.CharField(
+        label=_("E-mail"), max_length=254, validators=[email_address], widget=forms.EmailInput
+    )
     phone = forms.CharField(
         label=_("Phone"),
         max_length=40,
@@ -89,10 +94,13 @@ class MusicianForm(forms.Form):
 class MusicianFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False)
     instrument = forms.ModelChoiceField(
-        label=_("Instrument"), queryset=Instrument.objects.none(), required=False
+        label=_("Instrument"),
+        queryset=Instrument.objects.none(),
+        required=False,
+        widget=LongSelect,
     )
     position = forms.ModelChoiceField(
-        label=_("Position"), queryset=Position.objects.none(), required=False
+        label=_("Position"), queryset=Position.objects.none(), required=False, widget=LongSelect
     )
     status = forms.ChoiceField(
         label=_("Status"),
@@ -111,9 +119,9 @@ class MusicianFilterForm(forms.Form):
         positions = Position.objects.select_related("instrument").filter(
             instrument__is_archived=False
         )
-        instrument = self.data.get("instrument")
-        if instrument and str(instrument).isdigit():
-            positions = positions.filter(instrument_id=int(instrument))
+        instrument = parse_id(self.data.get("instrument"))
+        if instrument is not None:
+            positions = positions.filter(instrument_id=instrument)
         self.fields["position"].queryset = positions
 
 

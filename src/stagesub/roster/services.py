@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from stagesub.roster import usage
 from stagesub.roster.models import Instrument, Musician, Position, Qualification
 from stagesub.roster.phones import normalize_phone
 from stagesub.tenancy.context import orchestra_atomic
+from stagesub.validation import email_address, single_line, too_long
 
 
 @dataclass
@@ -48,10 +48,16 @@ def _clean(data: MusicianData) -> MusicianData:
         errors.setdefault("first_name", []).append(_("Enter the first name."))
     if not last:
         errors.setdefault("last_name", []).append(_("Enter the last name."))
+    for name, value in (("first_name", first), ("last_name", last)):
+        try:
+            too_long(value, Musician._meta.get_field(name).max_length)
+            single_line(value)  # names go into e-mail headers and exports
+        except ValidationError as exc:
+            errors.setdefault(name, []).extend(exc.messages)
     try:
-        validate_email(email)
-    except ValidationError:
-        errors.setdefault("email", []).append(_("Enter a valid e-mail address."))
+        email = email_address(email)
+    except ValidationError as exc:
+        errors.setdefault("email", []).extend(exc.messages)
     try:
         phone = normalize_phone(data.phone)
     except ValidationError as exc:
@@ -201,6 +207,11 @@ def _checked_name(
     name = name.strip()
     if not name:
         raise ValidationError({"name": empty})
+    try:
+        single_line(name)  # (and PostgreSQL refuses a NUL with an error)
+        too_long(name, siblings.model._meta.get_field("name").max_length)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
     clash = siblings.filter(name__iexact=name)
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)

@@ -10,6 +10,10 @@ Columns (Swedish or English headers, any order, case-insensitive):
   language / språk (sv/en), local / lokalt boende (ja/nej, yes/no, 1/0), notes / anteckningar,
   positions / tjänster ("Violin: Tutti violin 1; Viola: Tutti").
 Rows are matched to existing musicians by e-mail (case-insensitive): a match is an update.
+An update changes only what the row fills in: a blank cell (or a column the file lacks) keeps
+the musician's value, so a sheet with some cells empty never wipes a phone or a name. Clearing
+a value is done on the musician's own page. The preview lists each update's changes field by
+field (old → new).
 """
 
 from __future__ import annotations
@@ -69,6 +73,14 @@ class ImportRow:
     errors: list[str] = field(default_factory=list)
     data: MusicianData | None = None
     existing: Musician | None = None
+    changes: list[Change] = field(default_factory=list)  # for an update: what it changes
+
+
+@dataclass
+class Change:
+    label: str
+    old: str
+    new: str
 
 
 @dataclass
@@ -161,6 +173,7 @@ def preview_import(table: list[list[str]]) -> ImportPreview:
         raise ImportFileError(_("At most %(n)s rows per import.") % {"n": MAX_IMPORT_ROWS})
     columns = _columns(rows_in[0])
     positions = _position_lookup()
+    labels = {p.pk: f"{p.instrument.name}: {p.name}" for p in positions.values()}
     by_email = {m.email.lower(): m for m in Musician.objects.all()}
     by_phone = {m.phone: m for m in Musician.objects.exclude(phone="")}
     seen_emails: dict[str, int] = {}
@@ -187,10 +200,6 @@ def preview_import(table: list[list[str]]) -> ImportPreview:
                 )
             else:
                 position_ids.append(position.pk)
-        if row.existing and not values.get("positions"):
-            position_ids = list(
-                row.existing.qualification_links.values_list("position_id", flat=True)
-            )
         data = MusicianData(
             first_name=values["first_name"],
             last_name=values["last_name"],
@@ -201,11 +210,15 @@ def preview_import(table: list[list[str]]) -> ImportPreview:
             notes=values.get("notes", ""),
             position_ids=position_ids,
         )
+        if row.existing:
+            data = _kept_where_blank(data, values, row.existing)
         try:
             data = services._clean(data)
         except ValidationError as exc:
             row.errors.extend(m for msgs in exc.message_dict.values() for m in msgs)
         row.data = data
+        if row.existing and not row.errors:
+            row.changes = _changes(row.existing, data, labels)
         key = email.lower()
         if key in seen_emails:
             row.errors.append(_("Same e-mail as row %(line)s.") % {"line": seen_emails[key]})
@@ -225,6 +238,54 @@ def preview_import(table: list[list[str]]) -> ImportPreview:
         if row.errors:
             row.action = "reject"
     return ImportPreview(rows)
+
+
+def _kept_where_blank(data: MusicianData, values: dict[str, str], musician: Musician):
+    """The row's data with every blank cell (or missing column) replaced by the musician's
+    current value: an update never clears anything."""
+
+    def blank(key: str) -> bool:
+        return not (values.get(key) or "").strip()
+
+    return MusicianData(
+        first_name=musician.first_name if blank("first_name") else data.first_name,
+        last_name=musician.last_name if blank("last_name") else data.last_name,
+        email=musician.email,  # the match key (case-insensitive): not changed by its spelling
+        phone=musician.phone if blank("phone") else data.phone,
+        preferred_language=(
+            musician.preferred_language if blank("preferred_language") else data.preferred_language
+        ),
+        local_residence=(
+            musician.local_residence if blank("local_residence") else data.local_residence
+        ),
+        notes=musician.notes if blank("notes") else data.notes,
+        position_ids=(
+            list(musician.qualification_links.values_list("position_id", flat=True))
+            if blank("positions")
+            else data.position_ids
+        ),
+    )
+
+
+def _changes(musician: Musician, data: MusicianData, labels: dict[int, str]) -> list[Change]:
+    """What applying `data` changes on the musician, field by field."""
+    yes_no = {True: _("yes"), False: _("no")}
+    current_positions = set(musician.qualification_links.values_list("position_id", flat=True))
+
+    def positions(ids) -> str:
+        return "; ".join(sorted(labels.get(pk, str(pk)) for pk in ids))
+
+    pairs = [
+        (_("First name"), musician.first_name, data.first_name),
+        (_("Last name"), musician.last_name, data.last_name),
+        (_("E-mail"), musician.email, data.email),
+        (_("Phone"), musician.phone, data.phone),
+        (_("Language"), musician.preferred_language, data.preferred_language),
+        (_("Local resident"), yes_no[musician.local_residence], yes_no[data.local_residence]),
+        (_("Notes"), musician.notes, data.notes),
+        (_("Positions"), positions(current_positions), positions(set(data.position_ids))),
+    ]
+    return [Change(str(label), old, new) for label, old, new in pairs if old != new]
 
 
 def apply_import(table: list[list[str]], *, max_musicians: int) -> ImportPreview:

@@ -1,5 +1,6 @@
 from django.urls import path
 
+import stagesub.converters  # noqa: F401  (registers <readable:...>)
 from stagesub.roster import views
 
 app_name = "roster"
@@ -9,9 +10,9 @@ urlpatterns = [
     path("musicians/new/", views.musician_create, name="musician_create"),
     path("musicians/import/", views.musician_import, name="import"),
     path("musicians/export.<str:fmt>", views.musician_export, name="export"),
-    path("musicians/<str:musician_id>/", views.musician_detail, name="musician"),
-    path("musicians/<str:musician_id>/edit/", views.musician_edit, name="musician_edit"),
-    path("musicians/<str:musician_id>/status/", views.musician_status, name="musician_status"),
+    path("musicians/<readable:musician_id>/", views.musician_detail, name="musician"),
+    path("musicians/<readable:musician_id>/edit/", views.musician_edit, name="musician_edit"),
+    path("musicians/<readable:musician_id>/status/", views.musician_status, name="musician_status"),
     path("instruments/", views.instrument_list, name="instruments"),
     path("instruments/new/", views.instrument_action, name="instrument_create"),
     path("instruments/reorder/", views.instrument_reorder, name="instrument_reorder"),

@@ -25,8 +25,34 @@ from stagesub.roster.forms import (
     NameForm,
     grouped_positions,
 )
-from stagesub.roster.models import Instrument, Musician, Position
+from stagesub.roster.models import Instrument, Musician, Position, Qualification
 from stagesub.roster.profile import sections_for
+from stagesub.web.paging import page_of
+
+LIST_FIELDS = (
+    "musician_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "status",
+    "local_residence",
+)
+
+
+def _attach_qualification_names(musicians: list[Musician]) -> None:
+    """m.qualification_names ("Violin: Tutti violin 1, ...") for the list, in one query with
+    no model instances: a prefetch would build a manager, a position and an instrument per row."""
+    names: dict[int, list[str]] = {}
+    rows = (
+        Qualification.objects.filter(musician__in=[m.pk for m in musicians])
+        .order_by(*(f"position__{key}" for key in Position._meta.ordering))
+        .values_list("musician_id", "position__instrument__name", "position__name")
+    )
+    for musician_id, instrument, position in rows:
+        names.setdefault(musician_id, []).append(f"{instrument}: {position}")
+    for m in musicians:
+        m.qualification_names = ", ".join(names.get(m.pk, ()))
 
 
 def _musician(musician_id: str) -> Musician:
@@ -36,7 +62,7 @@ def _musician(musician_id: str) -> Musician:
 @login_required
 def musician_list(request):
     form = MusicianFilterForm(request.GET or None)
-    musicians = Musician.objects.prefetch_related("qualifications__instrument")
+    musicians = Musician.objects.only(*LIST_FIELDS)  # what the table shows
     status, sort = "", "first"
     if form.is_valid():
         d = form.cleaned_data
@@ -67,6 +93,8 @@ def musician_list(request):
         musicians.sort(key=lambda m: (swedish_key(m.last_name), swedish_key(m.first_name)))
     else:
         musicians.sort(key=lambda m: (swedish_key(m.first_name), swedish_key(m.last_name)))
+    page, keep = page_of(request, musicians)
+    _attach_qualification_names(page.object_list)  # only the rows shown
     counts = Musician.objects.aggregate(
         total=Count("pk", filter=~Q(status="archived")),
         active=Count("pk", filter=Q(status="active")),
@@ -74,7 +102,13 @@ def musician_list(request):
         archived=Count("pk", filter=Q(status="archived")),
         local=Count("pk", filter=Q(local_residence=True) & ~Q(status="archived")),
     )
-    context = {"form": form, "musicians": musicians, "counts": counts}
+    context = {
+        "form": form,
+        "musicians": page.object_list,
+        "page": page,
+        "keep": keep,
+        "counts": counts,
+    }
     if request.headers.get("HX-Request"):
         return render(request, "roster/_musician_rows.html", context)
     return render(request, "roster/musician_list.html", context)

@@ -12,10 +12,12 @@ from stagesub.tenancy.models import (
     IsolationIncident,
     Orchestra,
 )
+from stagesub.validation import email_address, single_line
 
 
 class OrchestraCreateForm(forms.Form):
-    name = forms.CharField(label=_("Orchestra name"), max_length=200)
+    # One line: the name goes into e-mail subjects and calendar names.
+    name = forms.CharField(label=_("Orchestra name"), max_length=200, validators=[single_line])
     subdomain = forms.CharField(
         label=_("Subdomain"),
         max_length=40,
@@ -23,8 +25,15 @@ class OrchestraCreateForm(forms.Form):
             "The orchestra's address: <subdomain>.%(domain)s. Lower-case letters, digits, hyphens."
         ),
     )
-    contact_name = forms.CharField(label=_("Contact person"), max_length=200, required=False)
-    contact_email = forms.EmailField(label=_("Contact e-mail (the administrator's)"))
+    contact_name = forms.CharField(
+        label=_("Contact person"), max_length=200, required=False, validators=[single_line]
+    )
+    contact_email = forms.CharField(
+        label=_("Contact e-mail (the administrator's)"),
+        max_length=254,
+        validators=[email_address],
+        widget=forms.EmailInput,
+    )
     admin_username = forms.CharField(
         label=_("Administrator username"),
         max_length=150,
@@ -82,3 +91,34 @@ class OrchestraCreateForm(forms.Form):
                 _("%(u)s is taken: choose a username.") % {"u": default_username},
             )
         return cleaned
+
+
+class PlanForm(forms.Form):
+    """An orchestra's plan and per-orchestra limits (empty: the plan's limit)."""
+
+    plan = forms.ChoiceField(label=_("Plan"), choices=Orchestra.Plan.choices)
+
+    def __init__(self, *args, orchestra: Orchestra, **kwargs):
+        from stagesub.tenancy.plans import LIMIT_LABELS, OVERRIDE_FIELDS, PLAN_LIMITS
+
+        initial = {"plan": orchestra.plan}
+        initial.update({f: getattr(orchestra, f) for f in OVERRIDE_FIELDS.values()})
+        super().__init__(*args, initial=initial, **kwargs)
+        plan_values = ", ".join(
+            f"{Orchestra.Plan(key).label}: "
+            + " / ".join(str(getattr(limits, n)) for n in OVERRIDE_FIELDS)
+            for key, limits in PLAN_LIMITS.items()
+        )
+        self.fields["plan"].help_text = plan_values
+        for name, field in OVERRIDE_FIELDS.items():
+            self.fields[field] = forms.IntegerField(
+                label=LIMIT_LABELS[name],
+                min_value=0,
+                required=False,
+                help_text=_("Empty: the plan's limit."),
+            )
+
+    def overrides(self) -> dict[str, int | None]:
+        from stagesub.tenancy.plans import OVERRIDE_FIELDS
+
+        return {name: self.cleaned_data[field] for name, field in OVERRIDE_FIELDS.items()}

@@ -13,12 +13,16 @@ from stagesub.tenancy.provisioning import ProvisioningRefused, ProvisionRequest,
 logger = logging.getLogger("stagesub.superadmin")
 
 
-def run_job(job_id) -> ProvisioningJob:
+def run_job(job_id) -> ProvisioningJob | None:
+    """Run a queued job; return it when run here, None when another worker had claimed it."""
+    # One conditional UPDATE claims the job: of two workers that picked up the same job (a task
+    # delivered twice, or run by hand meanwhile), exactly one sees a row change and runs it.
+    claimed = ProvisioningJob.objects.filter(
+        pk=job_id, status=ProvisioningJob.Status.QUEUED
+    ).update(status=ProvisioningJob.Status.RUNNING)
+    if not claimed:
+        return None
     job = ProvisioningJob.objects.get(pk=job_id)
-    if job.status != ProvisioningJob.Status.QUEUED:
-        return job  # already run (a task delivered twice does not provision twice)
-    job.status = ProvisioningJob.Status.RUNNING
-    job.save(update_fields=["status"])
 
     def progress(step: str) -> None:
         if job.current_step:

@@ -7,6 +7,7 @@ app_name = "superadmin"
 urlpatterns = [
     path("", views.orchestra_list, name="orchestras"),
     path("orchestras/new/", views.orchestra_create, name="orchestra_create"),
+    path("orchestras/<str:subdomain>/plan/", views.orchestra_plan, name="orchestra_plan"),
     path("orchestras/jobs/<uuid:job_id>/", views.job_detail, name="job"),
     path("orchestras/jobs/<uuid:job_id>/progress/", views.job_progress, name="job_progress"),
 ]

@@ -3,16 +3,19 @@ from __future__ import annotations
 from functools import wraps
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
 from stagesub.crypto import decrypt_secret
-from stagesub.superadmin.forms import OrchestraCreateForm
+from stagesub.superadmin.forms import OrchestraCreateForm, PlanForm
 from stagesub.superadmin.models import ProvisioningJob
 from stagesub.superadmin.tasks import run_provisioning_job
 from stagesub.tenancy.isolation import location_label
 from stagesub.tenancy.models import IsolationIncident, Orchestra
+from stagesub.tenancy.plans import change_plan, usage_report
 from stagesub.tenancy.provisioning import PROVISION_STEPS
 
 
@@ -118,3 +121,26 @@ def job_detail(request, job_id):
 def job_progress(request, job_id):
     job = get_object_or_404(ProvisioningJob, pk=job_id)
     return render(request, "superadmin/_job_progress.html", _job_context(request, job))
+
+
+@superadmin_required
+def orchestra_plan(request, subdomain):
+    orchestra = get_object_or_404(Orchestra, subdomain=subdomain, status=Orchestra.Status.ACTIVE)
+    form = PlanForm(request.POST or None, orchestra=orchestra)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change_plan(orchestra, form.cleaned_data["plan"], form.overrides(), actor=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(
+                request, _("The plan of %(name)s was changed.") % {"name": orchestra.name}
+            )
+            return redirect("superadmin:orchestra_plan", subdomain=orchestra.subdomain)
+    return render(
+        request,
+        "superadmin/orchestra_plan.html",
+        {"orchestra": orchestra, "form": form, "usage": usage_report(orchestra)},
+        status=400 if form.errors else 200,
+    )

@@ -7,5 +7,14 @@ class TenancyConfig(AppConfig):
 
     def ready(self) -> None:
         # connections and signals connect handlers; provisioning registers the stale sweep,
-        # move the sweep of unfinished moves.
-        from stagesub.tenancy import connections, move, operations, provisioning, signals  # noqa: F401
+        # backup the nightly backups, restore the sweep of killed restores, move the sweep of
+        # unfinished moves.
+        from stagesub.tenancy import (  # noqa: F401
+            backup,
+            connections,
+            move,
+            operations,
+            provisioning,
+            restore,
+            signals,
+        )

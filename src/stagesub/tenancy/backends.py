@@ -199,11 +199,7 @@ class PostgresBackend:
         from psycopg import sql
 
         with self.connect_admin() as conn:
-            conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                    sql.Identifier(role), sql.Literal(password)
-                )
-            )
+            self._create_role(conn, role, password)
             from stagesub.tenancy.spares import take_spare
 
             if not take_spare(conn, database_name):
@@ -212,24 +208,7 @@ class PostgresBackend:
                         sql.Identifier(database_name), sql.Identifier(template)
                     )
                 )
-            conn.execute(
-                sql.SQL(
-                    "REVOKE ALL ON DATABASE {db} FROM PUBLIC;"
-                    "ALTER DATABASE {db} OWNER TO {role};"
-                    "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role}"
-                ).format(db=sql.Identifier(database_name), role=sql.Identifier(role))
-            )
-            # Session settings belong to the role, not to the connection: a pooled connection
-            # may not send `options`, and Django skips its SET TIME ZONE when the server
-            # already reports UTC.
-            conn.execute(sql.SQL("ALTER ROLE {} SET timezone = 'UTC'").format(sql.Identifier(role)))
-            if settings.DB_STATEMENT_TIMEOUT:
-                conn.execute(
-                    sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
-                        sql.Identifier(role),
-                        sql.Literal(f"{int(settings.DB_STATEMENT_TIMEOUT * 1000)}ms"),
-                    )
-                )
+            self._hand_over(conn, database_name, role)
         with self.connect_admin(database_name) as conn:
             # Tables in the template belong to the template owner; hand them to this
             # orchestra's role, and let it read the server identity for isolation checks.
@@ -240,10 +219,60 @@ class PostgresBackend:
                 ).format(owner=sql.Identifier(PG_TEMPLATE_OWNER), role=sql.Identifier(role))
             )
 
+    def create_empty(self, database_name: str, role: str, password: str) -> None:
+        """An empty database owned by a new role of its own (a restore fills it)."""
+        from psycopg import sql
+
+        with self.connect_admin() as conn:
+            self._create_role(conn, role, password)
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database_name)))
+            self._hand_over(conn, database_name, role)
+        with self.connect_admin(database_name) as conn:
+            conn.execute(
+                sql.SQL(
+                    "ALTER SCHEMA public OWNER TO {role};"
+                    "GRANT EXECUTE ON FUNCTION pg_control_system() TO {role}"
+                ).format(role=sql.Identifier(role))
+            )
+
+    @staticmethod
+    def _create_role(conn, role: str, password: str) -> None:
+        from psycopg import sql
+
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+        # Session settings belong to the role, not to the connection: a pooled connection
+        # may not send `options`, and Django skips its SET TIME ZONE when the server
+        # already reports UTC.
+        conn.execute(sql.SQL("ALTER ROLE {} SET timezone = 'UTC'").format(sql.Identifier(role)))
+        if settings.DB_STATEMENT_TIMEOUT:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+                    sql.Identifier(role),
+                    sql.Literal(f"{int(settings.DB_STATEMENT_TIMEOUT * 1000)}ms"),
+                )
+            )
+
+    @staticmethod
+    def _hand_over(conn, database_name: str, role: str) -> None:
+        from psycopg import sql
+
+        conn.execute(
+            sql.SQL(
+                "REVOKE ALL ON DATABASE {db} FROM PUBLIC;"
+                "ALTER DATABASE {db} OWNER TO {role};"
+                "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role}"
+            ).format(db=sql.Identifier(database_name), role=sql.Identifier(role))
+        )
+
     def drop(self, database_name: str, role: str = "") -> None:
         from psycopg import sql
 
         with self.connect_admin() as conn:
+            self._stop_creators(conn, database_name)
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                     sql.Identifier(database_name)
@@ -251,6 +280,35 @@ class PostgresBackend:
             )
             if role:
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+    @staticmethod
+    def _stop_creators(conn, database_name: str, wait: float = 10.0) -> None:
+        """End sessions still creating (or renaming a spare into) this database.
+
+        A provisioning process killed during CREATE DATABASE leaves its server session running
+        until the copy is done; dropping "if exists" before then finds nothing, and the database
+        appears afterwards, orphaned. Terminating the session aborts the creation instead.
+        """
+        import time
+
+        creating = (
+            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND (query ILIKE 'CREATE DATABASE%%' OR query ILIKE 'ALTER DATABASE%%') "
+            "AND strpos(query, %s) > 0"
+        )
+        pids = [row[0] for row in conn.execute(creating, [database_name]).fetchall()]
+        if not pids:
+            return
+        for pid in pids:
+            conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            alive = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
+            ).fetchone()[0]
+            if not alive:
+                return
+            time.sleep(0.05)
 
     def role_exists(self, role: str) -> bool:
         with self.connect_admin() as conn:

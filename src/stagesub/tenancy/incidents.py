@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 
-from stagesub.tenancy.models import IsolationIncident
+from stagesub.tenancy.models import IsolationIncident, Orchestra
 
 logger = logging.getLogger("stagesub.tenancy")
 
@@ -29,6 +29,9 @@ def record_stamp_mismatch(subdomain: str, expected: str, found: str | None) -> N
     logger.critical("isolation: %s", summary)
     try:
         with transaction.atomic():
+            # Many threads and processes refuse at once: the orchestra's row lock lets one of
+            # them open the incident and the others find it.
+            list(Orchestra.objects.select_for_update().filter(subdomain=subdomain))
             if IsolationIncident.open_incidents().filter(summary=summary).exists():
                 return
             incident = IsolationIncident.objects.create(

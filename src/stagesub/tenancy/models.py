@@ -102,8 +102,11 @@ class Orchestra(models.Model):
     contact_name = models.CharField(max_length=200, blank=True, default="")
     contact_email = models.EmailField(blank=True, default="")
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.MEDIUM)
-    max_musicians = models.PositiveIntegerField(default=200)
-    max_projects = models.PositiveIntegerField(default=20)
+    # Per-orchestra limits that override the plan's (tenancy.plans); NULL: the plan's limit.
+    musicians_limit = models.PositiveIntegerField(null=True, blank=True)
+    projects_limit = models.PositiveIntegerField(null=True, blank=True)
+    staff_users_limit = models.PositiveIntegerField(null=True, blank=True)
+    storage_mb_limit = models.PositiveIntegerField(null=True, blank=True)
 
     # Where the database lives: a server plus a name on it (PostgreSQL database name, or the
     # SQLite file name inside the data directory). Unique together across all orchestras.
@@ -161,6 +164,20 @@ class Orchestra(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.subdomain})"
+
+    @property
+    def limits(self):
+        from stagesub.tenancy.plans import limits_for
+
+        return limits_for(self)
+
+    @property
+    def max_musicians(self) -> int:
+        return self.limits.musicians
+
+    @property
+    def max_projects(self) -> int:
+        return self.limits.projects
 
     @property
     def has_database(self) -> bool:
@@ -292,6 +309,10 @@ class RetiredDatabase(models.Model):
     database_password_encrypted = models.TextField(blank=True, default="")
     physical_identity = models.CharField(max_length=100, blank=True, default="")
     reason = models.CharField(max_length=40)
+    # The orchestra's stored files as they were when this database was retired (a restore puts
+    # restored files in place and keeps the previous folder here, under DATA_DIR/files); removed
+    # with the database. Empty: the files were not replaced.
+    files_folder = models.CharField(max_length=200, blank=True, default="")
     retired_at = models.DateTimeField(auto_now_add=True)
     drop_after = models.DateTimeField(db_index=True)
     dropped_at = models.DateTimeField(null=True, blank=True)
@@ -307,3 +328,80 @@ class RetiredDatabase(models.Model):
     def __str__(self) -> str:
         state = "dropped" if self.dropped_at else f"kept until {self.drop_after:%Y-%m-%d}"
         return f"{self.orchestra_label}: {self.database_name} ({self.reason}, {state})"
+
+
+class BackupRecord(models.Model):
+    """One backup attempt of one orchestra: when, where to, how big, how long, how it ended.
+
+    Written by tenancy.backup for every backup (nightly, by hand, before retirement); the nightly
+    job keeps retention and alerting with it (a failure, or a missing backup, mails once:
+    `alerted_at`). A "missing" row marks that the superadmins were told no backup succeeded.
+    """
+
+    class Kind(models.TextChoices):
+        MANUAL = "manual", _("by hand")
+        NIGHTLY = "nightly", _("nightly")
+        FINAL = "final", _("final (retirement)")
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", _("running")
+        OK = "ok", _("ok")
+        FAILED = "failed", _("failed")
+        MISSING = "missing", _("missing")
+
+    orchestra = models.ForeignKey(
+        Orchestra, on_delete=models.SET_NULL, null=True, blank=True, related_name="backups"
+    )
+    orchestra_label = models.CharField(max_length=40)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MANUAL)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RUNNING)
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    path = models.CharField(max_length=500, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    # Set when retention removed the archive file.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.orchestra_label} {self.kind} {self.started_at:%Y-%m-%d %H:%M}: {self.outcome}"
+        )
+
+
+class ScratchDatabase(models.Model):
+    """A database (and files folder) a restore or a drill is building, recorded before it exists.
+
+    Committed before the database is created, deleted in the transaction that switches to it
+    (or once it is dropped): so a restore killed half-way leaves a row naming everything to
+    remove, and `restore.sweep_scratch` (worker, and every restore/drill before it starts)
+    removes it once its process is gone.
+    """
+
+    orchestra = models.ForeignKey(
+        Orchestra, on_delete=models.CASCADE, null=True, blank=True, related_name="scratch"
+    )
+    purpose = models.CharField(max_length=20)
+    server = models.ForeignKey(DatabaseServer, on_delete=models.PROTECT)
+    database_name = models.CharField(max_length=200)
+    database_user = models.CharField(max_length=100, blank=True, default="")
+    # Under DATA_DIR/files: the restored files, and where the current ones go while switching.
+    files_folder = models.CharField(max_length=200, blank=True, default="")
+    previous_files_folder = models.CharField(max_length=200, blank=True, default="")
+    owner = models.CharField(max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "database_name"], name="scratch_database_location_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.database_name} ({self.owner})"

@@ -18,11 +18,13 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import shutil
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -242,6 +244,10 @@ def drop_retired(retired: RetiredDatabase) -> None:
         backend.drop(retired.database_name, retired.database_user)
     else:
         backend.drop(retired.database_name)
+    if retired.files_folder:
+        # The orchestra's files as they were before a restore replaced them (tenancy.restore).
+        folder = Path(settings.DATA_DIR) / "files" / Path(retired.files_folder).name
+        shutil.rmtree(folder, ignore_errors=True)
     RetiredDatabase.objects.filter(pk=retired.pk).update(dropped_at=timezone.now())
     audit.record(
         "fleet.retired_dropped",

@@ -31,6 +31,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -59,6 +60,7 @@ from stagesub.tenancy.models import (
 from stagesub.tenancy.scheduler import periodic_job
 from stagesub.tenancy.seeding import run_seed_steps
 from stagesub.urlconfig import InvalidURL, database_settings
+from stagesub.validation import control_characters, email_address
 
 logger = logging.getLogger("stagesub.tenancy.provisioning")
 
@@ -141,8 +143,15 @@ def validate_request(req: ProvisionRequest) -> None:
         raise ProvisioningRefused(f"subdomain {subdomain!r} is already taken by {holder.name}")
     if not req.name.strip():
         raise ProvisioningRefused("the orchestra needs a name")
-    if "@" not in req.admin_email:
-        raise ProvisioningRefused(f"invalid admin e-mail address {req.admin_email!r}")
+    for label, text in (("orchestra name", req.name), ("contact name", req.contact_name)):
+        if found := control_characters(text):
+            raise ProvisioningRefused(
+                f"the {label} contains line breaks or control characters ({', '.join(found)})"
+            )
+    try:
+        email_address(req.admin_email)
+    except ValidationError:
+        raise ProvisioningRefused(f"invalid admin e-mail address {req.admin_email!r}") from None
     username = req.admin_username or f"{subdomain}-admin"
     if get_user_model().objects.filter(username__iexact=username).exists():
         raise ProvisioningRefused(f"username {username!r} is already taken")
@@ -277,7 +286,6 @@ def create_orchestra(
             run_seed_steps(orchestra)
 
         step("create_admin")
-        step("activate")
         with transaction.atomic():
             user = get_user_model().objects.create(
                 username=username,
@@ -286,6 +294,9 @@ def create_orchestra(
                 role="admin",
                 orchestra=orchestra,
             )
+            # Announced only once the administrator exists: announcing a step marks the one
+            # before as done. Inside the transaction, watchers see it when the user is committed.
+            step("activate")
             _activate(orchestra)
             audit.record(
                 "orchestra.created",

@@ -8,6 +8,8 @@
 //     data-week-label="Vecka"         prefixed by this label
 //   data-slug-from="ID" data-slug-to="ID"   on a form: suggest a subdomain from a name until
 //                                   the person edits the subdomain themselves
+//   data-focus-on-load              on an element (an error summary): focused and scrolled to
+//                                   when the page loads
 (function () {
   "use strict";
 
@@ -46,6 +48,8 @@
   }
 
   function setUp() {
+    var summary = document.querySelector("[data-focus-on-load]");
+    if (summary) { summary.focus(); summary.scrollIntoView({ block: "start" }); }
     document.querySelectorAll("[data-week-for]").forEach(function (hint) {
       var date = document.getElementById(hint.dataset.weekFor);
       if (!date) { return; }

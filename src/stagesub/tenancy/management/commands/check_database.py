@@ -2,6 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from stagesub.tenancy.backup import backup_status
 from stagesub.tenancy.isolation import verify_isolation
 from stagesub.tenancy.models import Orchestra
 
@@ -54,6 +55,10 @@ class Command(BaseCommand):
                 problems.append(check.error)
         else:
             problems.append("unreachable")
+        backup_line, backup_problem = backup_status(orchestra)
+        out(f"  last backup: {backup_line}")
+        if backup_problem:
+            problems.append(backup_problem)
         if problems:
             out(self.style.ERROR(f"PROBLEM: {', '.join(problems)}"))
             sys.exit(1)

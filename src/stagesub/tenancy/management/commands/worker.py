@@ -7,6 +7,7 @@ from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Worker
 
 from stagesub.tenancy.scheduler import run_due_jobs
+from stagesub.web.health import record_worker_heartbeat
 
 logger = logging.getLogger("stagesub.worker")
 
@@ -22,10 +23,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, once, interval, **options):
         worker_id = f"stagesub-{uuid.uuid4().hex[:8]}"
+        last: dict[str, str] = {}
         while True:
             close_old_connections()
+            record_worker_heartbeat(worker_id)  # read by /readyz
             for name, result in run_due_jobs():
-                self.stdout.write(f"[{name}] {result}")
+                # A quiet pass every two seconds says the same thing each time: print a job's
+                # result when it changes (every one with --once).
+                if once or last.get(name) != result:
+                    self.stdout.write(f"[{name}] {result}")
+                last[name] = result
             # Drain the task queue (provisioning from the console, ...), then come back.
             Worker(
                 queue_names=["*"],

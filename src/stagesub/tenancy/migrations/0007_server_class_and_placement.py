@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenancy', '0004_fleet_operations_maintenance_retired'),
+        ('tenancy', '0006_backups_and_restores'),
     ]
 
     operations = [
