@@ -60,6 +60,13 @@ PUBLIC_PORT = os.environ.get("STAGESUB_PUBLIC_PORT", "8000" if BASE_DOMAIN == "l
 # A PostgreSQL server URL (without database name) with rights to create databases and roles.
 # When set, new orchestras get PostgreSQL databases there; otherwise SQLite files in DATA_DIR.
 TENANT_SERVER_URL = os.environ.get("STAGESUB_TENANT_SERVER_URL", "").strip()
+# Region new orchestras are placed in when none is requested ("": any region; tenancy.placement).
+DEFAULT_REGION = os.environ.get("STAGESUB_DEFAULT_REGION", "").strip()
+# Days a moved orchestra's previous database is kept before it is dropped (move_orchestra).
+MOVE_KEEP_DAYS = float(os.environ.get("STAGESUB_MOVE_KEEP_DAYS", "7"))
+# Seconds a move waits for logical replication's initial copy, then for the last changes.
+MOVE_SYNC_TIMEOUT = float(os.environ.get("STAGESUB_MOVE_SYNC_TIMEOUT", "3600"))
+MOVE_CATCH_UP_TIMEOUT = float(os.environ.get("STAGESUB_MOVE_CATCH_UP_TIMEOUT", "30"))
 
 # Orchestra database connections one process may hold at once (all threads together). Size it
 # so that processes × budget (+ the control database's connections) stays below the database

@@ -29,8 +29,13 @@ local   all   all                   scram-sha-256
 """
 
 
-def start_server(pgdata: Path, *, cleanup: str = "delete") -> str:
-    """Start (or reuse) the server in `pgdata`; returns the superuser URL of database postgres."""
+def start_server(pgdata: Path, *, cleanup: str = "delete", wal_level: str | None = None) -> str:
+    """Start (or reuse) the server in `pgdata`; returns the superuser URL of database postgres.
+
+    `wal_level="logical"` lets the server publish for logical replication (moving an
+    orchestra off it without copying inside the maintenance window); the setting needs a
+    restart, done here once.
+    """
     import pgserver
     import psycopg
 
@@ -42,8 +47,33 @@ def start_server(pgdata: Path, *, cleanup: str = "delete") -> str:
         hba.write_text(HBA)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("SELECT pg_reload_conf()")
+    if wal_level:
+        with psycopg.connect(url, autocommit=True) as conn:
+            current = conn.execute("SHOW wal_level").fetchone()[0]
+            if current != wal_level:
+                conn.execute(f"ALTER SYSTEM SET wal_level = '{wal_level}'")
+        if current != wal_level:
+            _restart(server)
+            url = server.get_uri()
     _servers.append(server)  # keep a reference: the handle stops the server when collected
     return url
+
+
+def _restart(server) -> None:
+    """pg_ctl restart (same socket options), then point pgserver's handle at the new process."""
+    from pgserver._commands import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
+    deadline = time.monotonic() + 30
+    while True:
+        info = PostmasterInfo.read_from_pgdata(server.pgdata)
+        if info is not None and info.is_running() and info.status == "ready":
+            server._postmaster_info = info  # the handle stops this process at exit
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL in {server.pgdata} did not come back after restart")
+        time.sleep(0.1)
 
 
 _servers: list = []

@@ -59,6 +59,9 @@ class DatabaseServer(models.Model):
     url_encrypted = models.TextField()
     region = models.CharField(max_length=40, blank=True, default="")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    # A dedicated server takes only the orchestras assigned to it (Orchestra.placement_server);
+    # a shared one takes any orchestra placement chooses for it (tenancy.placement).
+    dedicated = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -108,6 +111,15 @@ class Orchestra(models.Model):
     # Where the database lives: a server plus a name on it (PostgreSQL database name, or the
     # SQLite file name inside the data directory). Unique together across all orchestras.
     server = models.ForeignKey(DatabaseServer, on_delete=models.PROTECT, null=True, blank=True)
+    # The dedicated server this orchestra may be placed on (hybrid tenancy: an orchestra with a
+    # server of its own). NULL: shared servers only. Set by `servers assign` or `--server`.
+    placement_server = models.ForeignKey(
+        DatabaseServer,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_orchestras",
+    )
     # NULL (not "") while provisioning, so rows without a location never collide in the unique
     # constraint below.
     database_name = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001

@@ -43,7 +43,6 @@ from stagesub.tenancy.backends import (
     ProvisioningError,
     SQLiteBackend,
     backend_for,
-    default_server,
     generate_password,
     new_database_name,
 )
@@ -106,6 +105,7 @@ class ProvisionRequest:
     plan: str = Orchestra.Plan.MEDIUM
     database_url: str | None = None
     server_name: str | None = None
+    region: str | None = None
 
 
 @dataclass
@@ -171,7 +171,12 @@ def _choose_server(req: ProvisionRequest) -> DatabaseServer:
         if server.status != DatabaseServer.Status.ACTIVE:
             raise ProvisioningRefused(f"database server {server.name!r} is {server.status}")
         return server
-    return default_server()
+    from stagesub.tenancy import placement
+
+    try:
+        return placement.place_new(req.region)
+    except placement.NoServerAvailable as exc:
+        raise ProvisioningRefused(str(exc)) from None
 
 
 def _server_for_adoption(url: str) -> tuple[DatabaseServer, str, dict]:
@@ -364,8 +369,17 @@ def _create_database(orchestra: Orchestra, server: DatabaseServer, undo) -> None
         orchestra.database_password_encrypted = encrypt_secret(password)
     orchestra.server = server
     orchestra.database_name = name
+    if server.dedicated:
+        # Put on a dedicated server by --server: it is this orchestra's own from now on.
+        orchestra.placement_server = server
     orchestra.save(
-        update_fields=["server", "database_name", "database_user", "database_password_encrypted"]
+        update_fields=[
+            "server",
+            "database_name",
+            "database_user",
+            "database_password_encrypted",
+            "placement_server",
+        ]
     )
     if isinstance(backend, SQLiteBackend):
         template = schema.sqlite_template(backend)

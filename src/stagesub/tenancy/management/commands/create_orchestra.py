@@ -24,6 +24,9 @@ class Command(BaseCommand):
             "orchestra already uses it)",
         )
         parser.add_argument("--server", help="name of the registered database server to use")
+        parser.add_argument(
+            "--region", help="place the database in this region (default STAGESUB_DEFAULT_REGION)"
+        )
 
     def handle(self, *args, **options):
         labels = dict(PROVISION_STEPS)
@@ -43,6 +46,7 @@ class Command(BaseCommand):
                     plan=options["plan"],
                     database_url=options["database_url"],
                     server_name=options["server"],
+                    region=options["region"],
                 ),
                 progress=progress,
             )
