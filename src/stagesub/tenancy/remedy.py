@@ -188,6 +188,11 @@ def rehome(orchestra: Orchestra, log: Callable[[Orchestra, str, str], None]) -> 
         _block(orchestra, "re-homed database failed its check")
         log(orchestra, "blocked", f"new database {result.database_name} failed its check")
         return False
+    # Its own database again: lift the block (the restore keeps a maintenance page it found).
+    Orchestra.objects.filter(pk=orchestra.pk, maintenance_reason__startswith=BLOCK_PREFIX).update(
+        maintenance_reason=""
+    )
+    operations._forget_route(orchestra)
     audit.record(
         "isolation.rehomed",
         orchestra=orchestra,
