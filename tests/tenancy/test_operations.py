@@ -136,6 +136,8 @@ def test_switch_keeps_the_previous_database_and_rollback_returns_to_it(goteborg)
     assert row.database_user == before.database_user
     kept = RetiredDatabase.objects.get()
     assert kept.database_name == target.database_name and kept.reason == "rollback"
+    operations.drop_retired(kept)  # the server is shared by the whole test session
+    assert not _exists(goteborg.server, target.database_name)
 
 
 def test_no_rollback_without_a_kept_database(goteborg):

@@ -665,26 +665,44 @@ def _drop_slot_and_publication(source_server: DatabaseServer, source_db: str | N
     ident = sql.Identifier(name)
     source = PostgresBackend(source_server)
     with source.connect_admin() as conn:
-        deadline = time.monotonic() + 10
-        while True:
-            slot = conn.execute(
-                "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", [name]
-            ).fetchone()
-            if slot is None:
-                break
-            if slot[0] is not None:
-                # The walsender of the dropped subscription may not have noticed yet.
-                conn.execute("SELECT pg_terminate_backend(%s)", [slot[0]])
-            try:
-                conn.execute("SELECT pg_drop_replication_slot(%s)", [name])
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        slots = [name]
+        if source_db:
+            # The table-synchronisation slots a subscription makes during its initial copy
+            # (pg_<subscription>_sync_<table>_<system>) are its workers' to remove; a move
+            # stopped mid-copy can leave one behind in the source database.
+            slots += [
+                row[0]
+                for row in conn.execute(
+                    "SELECT slot_name FROM pg_replication_slots WHERE database = %s "
+                    "AND slot_name LIKE 'pg\\_%%\\_sync\\_%%'",
+                    [source_db],
+                ).fetchall()
+            ]
+        for slot_name in slots:
+            _drop_slot(conn, slot_name)
     if source_db and source.exists(source_db):
         with source.connect_admin(source_db) as conn:
             conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(ident))
+
+
+def _drop_slot(conn, name: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        slot = conn.execute(
+            "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", [name]
+        ).fetchone()
+        if slot is None:
+            return
+        if slot[0] is not None:
+            # The walsender of the dropped subscription may not have noticed yet.
+            conn.execute("SELECT pg_terminate_backend(%s)", [slot[0]])
+        try:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", [name])
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _discard(journal: RetiredDatabase) -> None:
