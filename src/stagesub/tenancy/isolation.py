@@ -120,8 +120,12 @@ def _check_binding(orchestra: Orchestra) -> Binding:
     else:
         # libpq counts connect_timeout in whole seconds and treats less than 2 as 2.
         options["connect_timeout"] = max(2, round(limit))
-        statement_timeout = f"-c statement_timeout={int(limit * 1000)}"
-        options["options"] = f"{options.get('options', '')} {statement_timeout}".strip()
+        if not database.get("DISABLE_SERVER_SIDE_CURSORS"):
+            # Direct connections only: PgBouncer refuses the `options` startup parameter (a
+            # pooled orchestra's role carries its statement timeout, and the check's thread
+            # has its deadline either way).
+            statement_timeout = f"-c statement_timeout={int(limit * 1000)}"
+            options["options"] = f"{options.get('options', '')} {statement_timeout}".strip()
     database.update(OPTIONS=options, CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False)
     alias = f"{connections.alias_for(orchestra.id)}_check"
     connections.register(alias, database)
