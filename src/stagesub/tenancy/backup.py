@@ -777,7 +777,7 @@ def alert_superadmins(now: datetime.datetime) -> int:
     """Mail the superadmins once about new failures and newly missing backups."""
     from django.core.mail import send_mail
 
-    from stagesub.tenancy.isolation import _superadmin_emails
+    from stagesub.tenancy.isolation import superadmin_emails
 
     failed = list(
         BackupRecord.objects.filter(outcome=BackupRecord.Outcome.FAILED, alerted_at__isnull=True)
@@ -813,7 +813,7 @@ def alert_superadmins(now: datetime.datetime) -> int:
         f"- {o.subdomain}: no successful backup in {settings.BACKUP_MISSING_AFTER_HOURS:g} h"
         for o in missing
     ]
-    recipients = _superadmin_emails()
+    recipients = superadmin_emails()
     if recipients:
         send_mail(
             f"StageSub: {len(lines)} backup problem(s)",

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 
+from stagesub.tenancy.isolation import superadmin_emails
 from stagesub.tenancy.models import IsolationIncident, Orchestra
 
 logger = logging.getLogger("stagesub.tenancy")
@@ -43,12 +43,7 @@ def record_stamp_mismatch(subdomain: str, expected: str, found: str | None) -> N
                     "found_by": "stamp check on use",
                 },
             )
-        recipients = list(
-            get_user_model()
-            .objects.filter(role="superadmin", is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
+        recipients = superadmin_emails()
         if recipients:
             send_mail(
                 f"CRITICAL: isolation incident #{incident.pk}",

@@ -307,7 +307,7 @@ def verify_isolation(
     return IsolationReport(checks, violations)
 
 
-def _superadmin_emails() -> list[str]:
+def superadmin_emails() -> list[str]:
     return list(
         get_user_model()
         .objects.filter(role="superadmin", is_active=True)
@@ -345,7 +345,7 @@ def monitor_isolation(
     logger.critical("isolation incident #%s: %s", incident.pk, summary)
     # Taken first, so the one mail about the incident says what was already done about it.
     done = remedy.respond(report, incident, notify, mail=False)
-    recipients = _superadmin_emails()
+    recipients = superadmin_emails()
     if recipients:
         body = (
             "StageSub found orchestras that do not have a database of their own.\n\n"
@@ -409,7 +409,7 @@ def track_unreachable(
     if opened:
         for incident in opened:
             logger.error("unreachable incident #%s: %s", incident.pk, incident.summary)
-        recipients, mailed = _superadmin_emails(), 0
+        recipients, mailed = superadmin_emails(), 0
         try:
             _mail_unreachable(opened, recipients)
             mailed = len(recipients)

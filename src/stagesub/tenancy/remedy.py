@@ -29,7 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from stagesub.tenancy import audit, operations
-from stagesub.tenancy.isolation import DatabaseCheck, IsolationReport, _superadmin_emails
+from stagesub.tenancy.isolation import DatabaseCheck, IsolationReport, superadmin_emails
 from stagesub.tenancy.models import BackupRecord, IsolationIncident, Orchestra, RetiredDatabase
 
 logger = logging.getLogger("stagesub.tenancy.isolation")
@@ -228,7 +228,7 @@ def lift_blocks(report: IsolationReport) -> list[str]:
 
 
 def _mail(incident: IsolationIncident, lines: list[str]) -> None:
-    recipients = _superadmin_emails()
+    recipients = superadmin_emails()
     if not recipients:
         return
     try:
