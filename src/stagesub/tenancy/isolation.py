@@ -402,10 +402,10 @@ def track_unreachable(
                 incident.details = {**incident.details, **details}
                 incident.save(update_fields=["details"])
         elif incident is not None:
-            _close(incident, "monitor", "the database answers again")
+            close_incident(incident, "monitor", "the database answers again")
     # An orchestra removed while its database was unreachable: nothing left to watch.
     for incident in IsolationIncident.open_unreachable().filter(orchestra__isnull=True):
-        _close(incident, "monitor", "the orchestra no longer exists")
+        close_incident(incident, "monitor", "the orchestra no longer exists")
     if opened:
         for incident in opened:
             logger.error("unreachable incident #%s: %s", incident.pk, incident.summary)
@@ -439,7 +439,8 @@ def _mail_unreachable(opened: list[IsolationIncident], recipients: list[str]) ->
     )
 
 
-def _close(incident: IsolationIncident, by: str, note: str) -> None:
+def close_incident(incident: IsolationIncident, by: str, note: str) -> None:
+    """Mark the incident resolved and audit it (the monitor's own closing and the command's)."""
     incident.resolved_at = timezone.now()
     incident.resolved_by = by
     incident.resolution_note = note

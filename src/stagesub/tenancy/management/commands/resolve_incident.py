@@ -1,8 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from stagesub.tenancy import audit
-from stagesub.tenancy.isolation import check_orchestra, verify_isolation
+from stagesub.tenancy.isolation import check_orchestra, close_incident, verify_isolation
 from stagesub.tenancy.models import IsolationIncident
 
 
@@ -47,16 +45,5 @@ class Command(BaseCommand):
                     + " (fix it first, or pass --force)",
                     returncode=1,
                 )
-        row.resolved_at = timezone.now()
-        row.resolved_by = by
-        row.resolution_note = note
-        row.save(update_fields=["resolved_at", "resolved_by", "resolution_note"])
-        audit.record(
-            "isolation.incident_resolved",
-            actor_label=by,
-            orchestra=row.orchestra,
-            incident=row.pk,
-            kind=row.kind,
-            note=note,
-        )
+        close_incident(row, by, note)
         self.stdout.write(self.style.SUCCESS(f"Incident #{incident} resolved."))
