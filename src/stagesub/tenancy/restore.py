@@ -79,6 +79,21 @@ from stagesub.tenancy.scheduler import periodic_job
 from stagesub.tenancy.sides import is_orchestra_app
 
 Progress = Callable[[str], None]
+
+
+class Steps(list):
+    """The steps an operation went through, each also announced to `progress` as it starts."""
+
+    def __init__(self, progress: Progress | None = None):
+        super().__init__()
+        self.progress = progress
+
+    def __call__(self, name: str) -> None:
+        self.append(name)
+        if self.progress:
+            self.progress(name)
+
+
 _PARTS = {MANIFEST, FILES_PART, PG_PART, SQLITE_PART}
 
 
@@ -609,12 +624,7 @@ def restore_orchestra(
     `claim=False` is for a caller that already holds the orchestra's exclusive operation (the
     remedy); a maintenance page already up (put there by such a caller) stays up afterwards.
     """
-    steps: list[str] = []
-
-    def step(name: str) -> None:
-        steps.append(name)
-        if progress:
-            progress(name)
+    step = Steps(progress)
 
     step("verify")
     with open_archive(archive) as opened:
@@ -667,7 +677,7 @@ def restore_orchestra(
         built.applied,
         built.counts,
         retired,
-        steps,
+        list(step),
     )
 
 
@@ -713,10 +723,7 @@ def rollback(orchestra: Orchestra, *, keep_days: float = 7) -> RetiredDatabase:
 def verify_archive(archive: Path, *, progress: Progress | None = None) -> list[str]:
     """The restore drill: build the archive into a scratch database, check it, drop it."""
     lines: list[str] = []
-
-    def step(name: str) -> None:
-        if progress:
-            progress(name)
+    step = Steps(progress)
 
     with open_archive(archive) as opened:
         manifest = opened.manifest
@@ -774,12 +781,7 @@ def restore_as_new(
         remove_orchestra,
     )
 
-    steps: list[str] = []
-
-    def step(label: str) -> None:
-        steps.append(label)
-        if progress:
-            progress(label)
+    step = Steps(progress)
 
     step("verify")
     with open_archive(archive) as opened:
@@ -837,5 +839,5 @@ def restore_as_new(
         built.applied,
         built.counts,
         retired,
-        steps,
+        list(step),
     )
