@@ -33,6 +33,14 @@ def _fast_password_hashing(settings, request):
 
 
 @pytest.fixture(autouse=True)
+def _second_factor_where_tested(settings, request):
+    # Superadmins must enrol TOTP before the console opens (tested in tests/accounts, marked
+    # second_factor); elsewhere console tests log in with the password alone.
+    if "second_factor" not in request.keywords:
+        settings.SUPERADMIN_SECOND_FACTOR = False
+
+
+@pytest.fixture(autouse=True)
 def _english_outside_requests():
     # Messages built outside a request (services called directly) follow the active language;
     # the tests read them in English. Pages follow the person's choice: see host_client.

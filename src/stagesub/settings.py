@@ -141,6 +141,10 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "csp",
+    # Second factor (TOTP and one-time recovery codes), control side: accounts.second_factor.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # control side
     "stagesub.tenancy",
     "stagesub.accounts",
@@ -171,7 +175,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "stagesub.accounts.middleware.OrchestraMembershipMiddleware",
+    # A user who must use a second factor reaches nothing else until it is set up.
+    "stagesub.accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -253,6 +260,14 @@ LOGIN_THROTTLE_ADDRESS_ATTEMPTS = int(
 # Days a successful login keeps its browser (signed cookie) and its address known to the account.
 LOGIN_KNOWN_DEVICE_DAYS = int(os.environ.get("STAGESUB_LOGIN_KNOWN_DEVICE_DAYS", "180"))
 LOGIN_KNOWN_ADDRESS_DAYS = int(os.environ.get("STAGESUB_LOGIN_KNOWN_ADDRESS_DAYS", "30"))
+# Hours an invitation link (accounts.invitations) and a password reset link stay valid.
+INVITATION_VALID_HOURS = int(os.environ.get("STAGESUB_INVITATION_VALID_HOURS", "72"))
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("STAGESUB_PASSWORD_RESET_HOURS", "2")) * 3600
+# Name of the issuer shown in authenticator apps next to the account (second factor, TOTP).
+OTP_TOTP_ISSUER = os.environ.get("STAGESUB_OTP_ISSUER", "StageSub")
+# Superadmins must set up a second factor before the console opens. Not an environment
+# variable on purpose: only the test suite turns it off, for tests of other features.
+SUPERADMIN_SECOND_FACTOR = True
 
 from stagesub.accounts.clientaddr import parse_networks as _client_networks  # noqa: E402
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("stagesub.offers.urls")),
     path("", include("stagesub.messaging.urls")),
     path("settings/", orchestra_settings, name="settings"),
+    path("", include("stagesub.accounts.urls_orchestra")),
 ]
 
 handler500 = "stagesub.web.views.server_error"

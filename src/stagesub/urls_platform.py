@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("language/", set_language, name="set_language"),
     path("superadmin/", include("stagesub.superadmin.urls")),
+    path("", include("stagesub.accounts.urls")),
 ]
 
 handler500 = "stagesub.web.views.server_error"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -123,3 +124,70 @@ class ThrottleNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key} from {self.window_start:%Y-%m-%d %H:%M}: {self.count}"
+
+
+class Invitation(models.Model):
+    """A link that lets one person create their own account, on the host it was issued for.
+
+    No orchestra means a superadmin invitation (platform host). Only a hash of the link's
+    secret is stored. Accepting is one conditional UPDATE on `accepted_at` (accounts.invitations),
+    so a link used twice at once creates one account.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=20, choices=User.Role.choices)
+    orchestra = models.ForeignKey(
+        "tenancy.Orchestra",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="invitation_role_matches_orchestra",
+                condition=(
+                    models.Q(role="superadmin", orchestra__isnull=True)
+                    | models.Q(role__in=["admin", "member"], orchestra__isnull=False)
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.role})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+
+class SecondFactorPolicy(models.Model):
+    """An orchestra's choice to require a second factor (TOTP) of its admins.
+
+    Kept in the control database with the accounts it applies to; no row means "optional".
+    """
+
+    orchestra = models.OneToOneField(
+        "tenancy.Orchestra", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    admins_required = models.BooleanField(default=False)
+    changed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.orchestra_id}: admins {'must' if self.admins_required else 'may'} use TOTP"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from stagesub.accounts.roles import staff_required
 from stagesub.messaging.models import Message
 from stagesub.web.paging import page_of
 
 
-@login_required
+@staff_required
 def mailbox(request):
     messages = Message.objects.select_related("offer", "musician")
     status = request.GET.get("status", "")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 
+from stagesub.accounts.roles import staff_required
 from stagesub.messaging.models import Message
 from stagesub.offers import engine, live, services, tokens
 from stagesub.offers.models import Offer, OfferEvent
@@ -116,7 +116,7 @@ def respond_file(request, token: str, file_id: str):
 # --- staff ------------------------------------------------------------------------------------
 
 
-@login_required
+@staff_required
 def send_preview(request, project_id: str, need_id: str | None = None):
     """GET: the dry run for one need or the whole project. POST: send."""
     project = project_or_404(project_id)
@@ -155,7 +155,7 @@ def send_preview(request, project_id: str, need_id: str | None = None):
     )
 
 
-@login_required
+@staff_required
 def live_panel(request, project_id: str):
     project = project_or_404(project_id)
     try:
@@ -165,7 +165,7 @@ def live_panel(request, project_id: str):
     return render(request, "offers/_panel.html", {"section": live.panel(project, since=since)})
 
 
-@login_required
+@staff_required
 def offer_detail(request, offer_id: str):
     offer = get_object_or_404(
         Offer.objects.select_related("musician", "need__position__instrument", "project"),
@@ -224,7 +224,7 @@ def _seats(request, need: Need) -> tuple[int | None, str]:
     return quantity, ""
 
 
-@login_required
+@staff_required
 def change_quantity(request, project_id: str, need_id: str):
     """Change a need's seats in two steps, outside the refreshing panel: the number, then a
     preview naming who would be withdrawn or asked; only the confirmation sends anything."""

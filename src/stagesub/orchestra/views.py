@@ -1,11 +1,11 @@
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
+from stagesub.accounts.roles import admin_required, staff_required
 from stagesub.orchestra.models import OrchestraSettings
 from stagesub.projects.models import Project
 from stagesub.rankings.models import RankingList
@@ -13,7 +13,7 @@ from stagesub.roster.models import Instrument, Musician
 from stagesub.tenancy.plans import usage_report
 
 
-@login_required
+@staff_required
 def home(request):
     counts = Musician.objects.aggregate(
         total=Count("pk", filter=~Q(status="archived")),
@@ -50,7 +50,7 @@ class SettingsForm(forms.ModelForm):
         }
 
 
-@login_required
+@admin_required
 def orchestra_settings(request):
     current = OrchestraSettings.current()
     form = SettingsForm(request.POST or None, instance=current)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,6 +12,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from stagesub.accounts.roles import admin_required, admin_required_for_actions, staff_required
 from stagesub.projects import calendar, files, services
 from stagesub.projects.forms import FileForm, NeedForm, ProjectForm, today
 from stagesub.projects.models import Need, Project, ProjectFile, ProjectList
@@ -38,7 +38,7 @@ def _errors(request, error: ValidationError) -> None:
         messages.error(request, message)
 
 
-@login_required
+@staff_required
 def project_list(request):
     show = request.GET.get("show", "upcoming")
     sort = request.GET.get("sort", "date")
@@ -94,7 +94,7 @@ def project_list(request):
     )
 
 
-@login_required
+@staff_required
 def project_create(request):
     limit = services.project_limit_reached(request.orchestra.max_projects)
     if limit:  # said before the form is filled in, not after
@@ -121,7 +121,7 @@ def project_create(request):
     )
 
 
-@login_required
+@staff_required
 def project_edit(request, project_id):
     project = project_or_404(project_id)
     form = ProjectForm(request.POST or None, initial=ProjectForm.initial_for(project))
@@ -177,7 +177,7 @@ def _need_form(project, data=None, initial=None) -> NeedForm:
     )
 
 
-@login_required
+@staff_required
 @require_GET
 def need_lists(request, project_id):
     """The need form's list select for the chosen position (htmx swaps it in on change)."""
@@ -225,13 +225,13 @@ def _detail_page(request, project: Project, need_form: NeedForm, status: int = 2
     )
 
 
-@login_required
+@staff_required
 def project_detail(request, project_id):
     project = project_or_404(project_id)
     return _detail_page(request, project, _need_form(project))
 
 
-@login_required
+@admin_required_for_actions("delete")
 @require_POST
 def project_action(request, project_id):
     project = project_or_404(project_id)
@@ -260,7 +260,7 @@ def project_action(request, project_id):
     return redirect("projects:project", project_id=project.project_id)
 
 
-@login_required
+@staff_required
 @require_http_methods(["GET", "POST"])
 def need_create(request, project_id):
     """POST adds a need; GET (a reload of the address a failed POST left) shows the project."""
@@ -279,7 +279,7 @@ def need_create(request, project_id):
     return _detail_page(request, project, form, status=400)
 
 
-@login_required
+@staff_required
 def need_edit(request, project_id, need_id):
     project = project_or_404(project_id)
     need = need_or_404(project, need_id)
@@ -308,7 +308,7 @@ def need_edit(request, project_id, need_id):
     )
 
 
-@login_required
+@admin_required_for_actions("delete")
 @require_POST
 def need_action(request, project_id, need_id):
     project = project_or_404(project_id)
@@ -335,7 +335,7 @@ def need_action(request, project_id, need_id):
 # --- the project's own lists ---------------------------------------------------------------
 
 
-@login_required
+@staff_required
 @require_POST
 def plist_create(request, project_id):
     project = project_or_404(project_id)
@@ -364,7 +364,7 @@ def _plist(project_id: str, list_id: str) -> ProjectList:
     )
 
 
-@login_required
+@staff_required
 def plist_detail(request, project_id, list_id):
     project_list = _plist(project_id, list_id)
     q = request.GET.get("q", "").strip()
@@ -394,7 +394,7 @@ def plist_detail(request, project_id, list_id):
     )
 
 
-@login_required
+@admin_required_for_actions("delete")
 @require_POST
 def plist_action(request, project_id, list_id):
     project_list = _plist(project_id, list_id)
@@ -428,13 +428,13 @@ def plist_action(request, project_id, list_id):
     return redirect("projects:plist", project_id=project_id, list_id=project_list.list_id)
 
 
-@login_required
+@staff_required
 @require_POST
 def plist_reorder(request, project_id, list_id):
     return reorder_response(request, _plist(project_id, list_id))
 
 
-@login_required
+@staff_required
 @require_POST
 def apply_template(request, project_id):
     project = project_or_404(project_id)
@@ -455,7 +455,7 @@ def apply_template(request, project_id):
 # --- files ---------------------------------------------------------------------------------
 
 
-@login_required
+@staff_required
 @require_http_methods(["GET", "POST"])
 def file_upload(request, project_id):
     """POST uploads; GET (a reload of the address a failed POST left) shows the project."""
@@ -500,12 +500,12 @@ def _file(project_id: str, file_id: str) -> ProjectFile:
     )
 
 
-@login_required
+@staff_required
 def file_download(request, project_id, file_id):
     return files.download(_file(project_id, file_id).stored)
 
 
-@login_required
+@staff_required
 @require_POST
 def file_action(request, project_id, file_id):
     project_file = _file(project_id, file_id)
@@ -532,7 +532,7 @@ def file_action(request, project_id, file_id):
 # --- calendar ------------------------------------------------------------------------------
 
 
-@login_required
+@staff_required
 def project_calendar(request, project_id):
     project = project_or_404(project_id)
     response = HttpResponse(
@@ -553,7 +553,7 @@ def calendar_feed(request, token):
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")
 
 
-@login_required
+@admin_required
 @require_POST
 def calendar_renew(request):
     calendar.feed_token(renew=True)

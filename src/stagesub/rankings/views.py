@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponseBadRequest, JsonResponse
@@ -11,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from stagesub.accounts.roles import admin_required_for_actions, staff_required
 from stagesub.rankings import services
 from stagesub.rankings.models import RankingList
 from stagesub.roster.forms import grouped_positions
@@ -18,7 +18,7 @@ from stagesub.roster.models import Position
 from stagesub.validation import parse_id, require_id, require_ids, single_line
 
 
-@login_required
+@staff_required
 def overview(request):
     lists: dict[int, dict[str, RankingList]] = {}
     for ranking_list in RankingList.objects.annotate(members=Count("entries")):
@@ -36,7 +36,7 @@ def overview(request):
     return render(request, "rankings/overview.html", {"groups": groups})
 
 
-@login_required
+@staff_required
 @require_POST
 def create(request):
     position = get_object_or_404(Position, pk=require_id(request.POST.get("position")))
@@ -60,7 +60,7 @@ def _list(ranking_list_id: str) -> RankingList:
     )
 
 
-@login_required
+@staff_required
 def detail(request, ranking_list_id):
     ranking_list = _list(ranking_list_id)
     entries = ranking_list.entries.select_related("musician")
@@ -79,7 +79,7 @@ def detail(request, ranking_list_id):
     )
 
 
-@login_required
+@admin_required_for_actions("clear", "delete")
 @require_POST
 def action(request, ranking_list_id):
     ranking_list = _list(ranking_list_id)
@@ -133,7 +133,7 @@ def reorder_response(request, ranking_list) -> JsonResponse:
     return JsonResponse({"ok": True, "version": ranking_list.version})
 
 
-@login_required
+@staff_required
 @require_POST
 def reorder(request, ranking_list_id):
     return reorder_response(request, _list(ranking_list_id))

@@ -7,7 +7,6 @@ import secrets
 import time
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -15,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from stagesub.accounts.roles import admin_required, admin_required_for_actions, staff_required
 from stagesub.orchestra.storage import storage_root
 from stagesub.roster import services, spreadsheets
 from stagesub.roster.collation import swedish_key
@@ -59,7 +59,7 @@ def _musician(musician_id: str) -> Musician:
     return get_object_or_404(Musician, musician_id=musician_id.upper())
 
 
-@login_required
+@staff_required
 def musician_list(request):
     form = MusicianFilterForm(request.GET or None)
     musicians = Musician.objects.only(*LIST_FIELDS)  # what the table shows
@@ -114,7 +114,7 @@ def musician_list(request):
     return render(request, "roster/musician_list.html", context)
 
 
-@login_required
+@staff_required
 def musician_create(request):
     form = MusicianForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -134,7 +134,7 @@ def musician_create(request):
     return render(request, "roster/musician_form.html", {"form": form, "creating": True})
 
 
-@login_required
+@staff_required
 def musician_edit(request, musician_id):
     musician = _musician(musician_id)
     form = MusicianForm(request.POST or None, musician=musician)
@@ -151,7 +151,7 @@ def musician_edit(request, musician_id):
     return render(request, "roster/musician_form.html", {"form": form, "musician": musician})
 
 
-@login_required
+@staff_required
 def musician_detail(request, musician_id):
     musician = _musician(musician_id)
     qualifications = sorted(
@@ -177,7 +177,7 @@ STATUS_ACTIONS = {
 }
 
 
-@login_required
+@staff_required
 @require_POST
 def musician_status(request, musician_id):
     musician = _musician(musician_id)
@@ -214,7 +214,7 @@ def _load_upload(token: str):
     return json.loads(meta.read_text())["name"], data.read_bytes(), (meta, data)
 
 
-@login_required
+@admin_required
 def musician_import(request):
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and "token" in request.POST:
@@ -257,7 +257,7 @@ def musician_import(request):
     return render(request, "roster/import.html", {"form": form})
 
 
-@login_required
+@staff_required
 def musician_export(request, fmt):
     stamp = time.strftime("%Y-%m-%d")
     if fmt == "csv":
@@ -278,7 +278,7 @@ def musician_export(request, fmt):
 # --- instruments and positions --------------------------------------------------------------
 
 
-@login_required
+@staff_required
 def instrument_list(request):
     show_archived = request.GET.get("archived") == "1"
     counts = dict(
@@ -306,7 +306,7 @@ def _report(request, error: ValidationError) -> None:
         messages.error(request, message)
 
 
-@login_required
+@admin_required_for_actions("delete")
 @require_POST
 def instrument_action(request, pk=None):
     action = request.POST.get("action", "")
@@ -334,7 +334,7 @@ def instrument_action(request, pk=None):
     return redirect("roster:instruments")
 
 
-@login_required
+@admin_required_for_actions("delete")
 @require_POST
 def position_action(request, pk):
     position = get_object_or_404(Position, pk=pk)
@@ -360,7 +360,7 @@ def _ids(request) -> list[int] | None:
     return ids or None
 
 
-@login_required
+@staff_required
 @require_POST
 def instrument_reorder(request):
     ids = _ids(request)
@@ -373,7 +373,7 @@ def instrument_reorder(request):
     return JsonResponse({"ok": True})
 
 
-@login_required
+@staff_required
 @require_POST
 def position_reorder(request, pk):
     instrument = get_object_or_404(Instrument, pk=pk)
