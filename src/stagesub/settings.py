@@ -265,6 +265,10 @@ INVITATION_VALID_HOURS = int(os.environ.get("STAGESUB_INVITATION_VALID_HOURS", "
 PASSWORD_RESET_TIMEOUT = int(os.environ.get("STAGESUB_PASSWORD_RESET_HOURS", "2")) * 3600
 # Name of the issuer shown in authenticator apps next to the account (second factor, TOTP).
 OTP_TOTP_ISSUER = os.environ.get("STAGESUB_OTP_ISSUER", "StageSub")
+# Wrong codes are counted by accounts.throttling with the passwords' budgets (per account, in
+# the control database); django-otp's own per-device delay would only add a second clock.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 # Superadmins must set up a second factor before the console opens. Not an environment
 # variable on purpose: only the test suite turns it off, for tests of other features.
 SUPERADMIN_SECOND_FACTOR = True
