@@ -140,3 +140,12 @@ def test_role_matrix(people, name, route, callback):
         assert refused.status_code != 403 and not _is_login_redirect(refused), (path, action)
     admin = people["admin"].get(path)
     assert admin.status_code != 403 and not _is_login_redirect(admin), (path, admin.status_code)
+
+
+def test_members_do_not_see_admin_only_actions_and_see_their_role(people):
+    member = people["member"].get("/musicians/").content.decode()
+    admin = people["admin"].get("/musicians/").content.decode()
+    assert "/musicians/import/" in admin and "/users/" in admin and "/settings/" in admin
+    assert "/musicians/import/" not in member and "/users/" not in member
+    assert "/settings/" not in member and "(Member)" in member
+    assert "(Administrator)" in admin
