@@ -12,6 +12,7 @@ import base64
 
 import segno
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django_otp import login as otp_login
 from django_otp import match_token
@@ -25,8 +26,24 @@ TOTP_NAME = "authenticator"
 RECOVERY_NAME = "recovery codes"
 
 
+# The rule is read on every page an unverified admin opens; a short per-process cache keeps
+# that off the control database (a change reaches other processes within this many seconds).
+POLICY_CACHE_SECONDS = 10
+
+
+def _policy_key(orchestra_id) -> str:
+    return f"stagesub:second-factor-policy:{orchestra_id}"
+
+
 def admins_required(orchestra) -> bool:
-    return SecondFactorPolicy.objects.filter(orchestra=orchestra, admins_required=True).exists()
+    orchestra_id = getattr(orchestra, "pk", orchestra)
+    required = cache.get(_policy_key(orchestra_id))
+    if required is None:
+        required = SecondFactorPolicy.objects.filter(
+            orchestra=orchestra_id, admins_required=True
+        ).exists()
+        cache.set(_policy_key(orchestra_id), required, POLICY_CACHE_SECONDS)
+    return required
 
 
 def required_for(user: User) -> bool:
@@ -99,3 +116,4 @@ def set_admins_required(orchestra, required: bool, *, by: User) -> None:
     SecondFactorPolicy.objects.update_or_create(
         orchestra=orchestra, defaults={"admins_required": required, "changed_by": by}
     )
+    cache.set(_policy_key(orchestra.pk), required, POLICY_CACHE_SECONDS)
