@@ -98,6 +98,7 @@ BODY_IDS: dict[str, list[tuple[dict, str]]] = {
     "offers:offer": [({"action": "resend"}, "message")],
     "roster:instrument_reorder": [({}, "order")],
     "roster:position_reorder": [({}, "order")],
+    "accounts:user_action": [({"action": "deactivate"}, "user"), ({"action": "role"}, "user")],
 }
 # Fields a person fills in or that a form checks: refused with a message on the page (a
 # redirect or the form again), which is also fine, as long as nothing changes.
@@ -146,6 +147,16 @@ NO_BODY_IDS = {
     "offers:live",
     "offers:send_need",
     "messaging:mailbox",
+    "accounts:login_code",
+    "accounts:invitation",
+    "accounts:account",
+    "accounts:second_factor",
+    "accounts:password_change",
+    "accounts:password_reset",
+    "accounts:password_reset_done",
+    "accounts:password_reset_confirm",
+    "accounts:password_reset_complete",
+    "accounts:users",
 }
 
 
@@ -219,6 +230,7 @@ def world(goteborg):
             "violin_pk": str(violin.pk),
             "viola_pk": str(viola.pk),
             "message": str(Message.objects.get(offer=offer).pk),
+            "uidb64": "MQ",  # a user id in a password reset link (base64 of "1")
         }
     return values
 

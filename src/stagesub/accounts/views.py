@@ -28,6 +28,7 @@ from stagesub.accounts.forms import (
 )
 from stagesub.accounts.roles import admin_required, staff_required
 from stagesub.tenancy import audit
+from stagesub.validation import require_id
 
 
 class ErrorSummaryMixin:
@@ -257,6 +258,11 @@ class PasswordResetConfirmView(ErrorSummaryMixin, auth_views.PasswordResetConfir
         on_its_host = user.belongs_to(orchestra) if orchestra is not None else user.is_superadmin
         return user if on_its_host else None
 
+    def render_to_response(self, context, **kwargs):
+        if not context.get("validlink"):
+            kwargs["status"] = 410  # used, expired or not this host's: the page says which
+        return super().render_to_response(context, **kwargs)
+
     def form_valid(self, form):
         response = super().form_valid(form)
         audit.record(
@@ -362,13 +368,6 @@ def users(request):
     )
 
 
-def _user_id(request) -> int | None:
-    try:
-        return int(request.POST.get("user", ""))
-    except ValueError:
-        return None
-
-
 @admin_required
 @require_POST
 def user_action(request):
@@ -392,9 +391,7 @@ def user_action(request):
             )
             messages.success(request, _("The second-factor rule was saved."))
         return redirect("accounts:users")
-    user_id = _user_id(request)
-    if user_id is None:
-        return HttpResponseBadRequest(_("Unknown user."))
+    user_id = require_id(request.POST.get("user"))
     try:
         if action == "role":
             user = staff.change_role(
