@@ -18,6 +18,7 @@ urlpatterns = [
         staff_required(views.PasswordChangeView.as_view()),
         name="password_change",
     ),
+    # Public by design: for people who cannot log in; the e-mailed link is the permission.
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
