@@ -85,6 +85,9 @@ DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGESUB_DB_STATEMENT_TIMEOUT", "30")
 # Seconds after which a fleet operation (backup, restore, move, ...) whose process cannot be
 # seen is taken to have died, so its claim and maintenance page are released.
 FLEET_OPERATION_STALE_AFTER = int(os.environ.get("STAGESUB_FLEET_OPERATION_STALE_AFTER", "21600"))
+# Seconds between a web process's checks of the routing generation (tenancy.binding): a
+# maintenance page or a switched database reaches every process within this time.
+ROUTING_POLL_SECONDS = float(os.environ.get("STAGESUB_ROUTING_POLL_SECONDS", "0.2"))
 # Backups (tenancy.backup): the folder archives go to (kept 0700), the key that encrypts them
 # (urlsafe base64 of 32 random bytes; set, it encrypts every archive), the nightly window in
 # local time ("01:00-05:00": each orchestra at a stable offset inside it; empty turns the
