@@ -136,7 +136,8 @@ def test_a_move_is_refused_while_another_operation_runs(goteborg, second_server)
 @pytest.mark.django_db(transaction=True)
 def test_a_move_running_in_another_process_refuses_a_second_one(make_orchestra, second_server):
     orchestra = make_orchestra("tvaan")
-    process = _start_move(orchestra.subdomain, "second")
+    # A settle long enough for the second command to start while the first one runs.
+    process = _start_move(orchestra.subdomain, "second", settle_seconds=30)
     try:
         _wait_for_step(process, "maintenance")
         second = subprocess.run(
@@ -238,10 +239,17 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "STAGESUB_DATABASE_URL": _control_url(), "PYTHONUNBUFFERED": "1"}
 
 
-def _start_move(subdomain: str, target: str, *extra: str) -> subprocess.Popen:
+def _start_move(
+    subdomain: str, target: str, *extra: str, settle_seconds: float | None = None
+) -> subprocess.Popen:
+    env = _environment()
+    if settle_seconds is not None:
+        # The maintenance page's settle is one poll of the routing generation (or the host
+        # cache's TTL, 5 s, if that is shorter).
+        env["STAGESUB_ROUTING_POLL_SECONDS"] = str(settle_seconds)
     return subprocess.Popen(
         [STAGESUB, "move_orchestra", subdomain, "--to", target, *extra],
-        env=_environment(),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
