@@ -67,6 +67,9 @@ MOVE_KEEP_DAYS = float(os.environ.get("STAGESUB_MOVE_KEEP_DAYS", "7"))
 # Seconds a move waits for logical replication's initial copy, then for the last changes.
 MOVE_SYNC_TIMEOUT = float(os.environ.get("STAGESUB_MOVE_SYNC_TIMEOUT", "3600"))
 MOVE_CATCH_UP_TIMEOUT = float(os.environ.get("STAGESUB_MOVE_CATCH_UP_TIMEOUT", "30"))
+# Seconds a move lets transactions already open on the source (requests running when the
+# maintenance page went up) finish before it ends them, unacknowledged, and copies.
+MOVE_DRAIN_SECONDS = float(os.environ.get("STAGESUB_MOVE_DRAIN_SECONDS", "5"))
 
 # Orchestra database connections one process may hold at once (all threads together). Size it
 # so that processes × budget (+ the control database's connections) stays below the database
