@@ -316,6 +316,9 @@ def _move_sqlite(orchestra: Orchestra, journal: RetiredDatabase, keep_days: floa
             lock.execute("BEGIN IMMEDIATE")
             copy = sqlite3.connect(partial)
             try:
+                # No rollback journal beside the partial file: a move killed mid-copy leaves
+                # only the `.partial` file, which dropping the journalled target removes.
+                copy.execute("PRAGMA journal_mode=MEMORY")
                 source.backup(copy)
             finally:
                 copy.close()
