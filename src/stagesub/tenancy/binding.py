@@ -86,10 +86,6 @@ class HostDirectory:
     def poll(self) -> float:
         return settings.ROUTING_POLL_SECONDS if self._poll is None else self._poll
 
-    @poll.setter
-    def poll(self, seconds: float | None) -> None:
-        self._poll = seconds
-
     @property
     def settle_seconds(self) -> float:
         """How long after a change every process has seen it (before its next lookup)."""
