@@ -103,5 +103,7 @@ def test_staff_pages_query_count_does_not_grow_with_rows(small_and_large):
         (small_tenant, small_control), (large_tenant, large_control) = counts
         assert small_tenant == large_tenant, f"{page}: {small_tenant} vs {large_tenant} queries"
         assert small_tenant <= budget, f"{page}: {small_tenant} queries, budget {budget}"
-        # Session and user; the host directory's short cache may add its refresh now and then.
-        assert max(small_control, large_control) <= 3, f"{page}: control {counts}"
+        # Session and user, the plan's usage on some pages; and one routing query at most: the
+        # host directory's poll of the routing generation (once per 0.2 s per process) or its
+        # refresh of the entry.
+        assert max(small_control, large_control) <= 4, f"{page}: control {counts}"

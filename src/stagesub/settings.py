@@ -67,6 +67,9 @@ MOVE_KEEP_DAYS = float(os.environ.get("STAGESUB_MOVE_KEEP_DAYS", "7"))
 # Seconds a move waits for logical replication's initial copy, then for the last changes.
 MOVE_SYNC_TIMEOUT = float(os.environ.get("STAGESUB_MOVE_SYNC_TIMEOUT", "3600"))
 MOVE_CATCH_UP_TIMEOUT = float(os.environ.get("STAGESUB_MOVE_CATCH_UP_TIMEOUT", "30"))
+# Seconds a move lets transactions already open on the source (requests running when the
+# maintenance page went up) finish before it ends them, unacknowledged, and copies.
+MOVE_DRAIN_SECONDS = float(os.environ.get("STAGESUB_MOVE_DRAIN_SECONDS", "5"))
 
 # Orchestra database connections one process may hold at once (all threads together). Size it
 # so that processes × budget (+ the control database's connections) stays below the database
@@ -85,6 +88,9 @@ DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGESUB_DB_STATEMENT_TIMEOUT", "30")
 # Seconds after which a fleet operation (backup, restore, move, ...) whose process cannot be
 # seen is taken to have died, so its claim and maintenance page are released.
 FLEET_OPERATION_STALE_AFTER = int(os.environ.get("STAGESUB_FLEET_OPERATION_STALE_AFTER", "21600"))
+# Seconds between a web process's checks of the routing generation (tenancy.binding): a
+# maintenance page or a switched database reaches every process within this time.
+ROUTING_POLL_SECONDS = float(os.environ.get("STAGESUB_ROUTING_POLL_SECONDS", "0.2"))
 # Backups (tenancy.backup): the folder archives go to (kept 0700), the key that encrypts them
 # (urlsafe base64 of 32 random bytes; set, it encrypts every archive), the nightly window in
 # local time ("01:00-05:00": each orchestra at a stable offset inside it; empty turns the

@@ -553,3 +553,12 @@ def test_a_caller_holding_the_operation_restores_the_latest_backup_behind_its_ow
     assert {"Backed", "Later"} <= musician_names(goteborg)
     latest.path.unlink()
     assert backup.latest_backup(goteborg) is None
+
+
+def test_a_restored_database_that_cannot_reach_the_disk_fails_the_restore(tmp_path):
+    """The copied SQLite file is fsynced on another thread while the restore checks and
+    migrates it; its failure must still stop the restore before the switch."""
+    durable = restore._Durable()
+    durable.start(tmp_path / "removed-before-it-was-synced.sqlite3")
+    with pytest.raises(BackupError, match="could not write the restored database to disk"):
+        durable.wait()

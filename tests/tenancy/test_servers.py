@@ -136,7 +136,8 @@ def test_a_move_is_refused_while_another_operation_runs(goteborg, second_server)
 @pytest.mark.django_db(transaction=True)
 def test_a_move_running_in_another_process_refuses_a_second_one(make_orchestra, second_server):
     orchestra = make_orchestra("tvaan")
-    process = _start_move(orchestra.subdomain, "second")
+    # A settle long enough for the second command to start while the first one runs.
+    process = _start_move(orchestra.subdomain, "second", settle_seconds=30)
     try:
         _wait_for_step(process, "maintenance")
         second = subprocess.run(
@@ -238,10 +239,17 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "STAGESUB_DATABASE_URL": _control_url(), "PYTHONUNBUFFERED": "1"}
 
 
-def _start_move(subdomain: str, target: str, *extra: str) -> subprocess.Popen:
+def _start_move(
+    subdomain: str, target: str, *extra: str, settle_seconds: float | None = None
+) -> subprocess.Popen:
+    env = _environment()
+    if settle_seconds is not None:
+        # The maintenance page's settle is one poll of the routing generation (or the host
+        # cache's TTL, 5 s, if that is shorter).
+        env["STAGESUB_ROUTING_POLL_SECONDS"] = str(settle_seconds)
     return subprocess.Popen(
         [STAGESUB, "move_orchestra", subdomain, "--to", target, *extra],
-        env=_environment(),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -366,3 +374,51 @@ def _steps_of_this_backend() -> set[str]:
     if BACKEND == "sqlite":
         return {"prepare", "maintenance", "copy", "verify", "switch"}
     return {"prepare", "create_database", "maintenance", "copy", "verify", "switch"}
+
+
+@pytest.mark.skipif(
+    BACKEND != "postgresql", reason="SQLite's copy takes the write lock: it waits for writers"
+)
+@pytest.mark.django_db(transaction=True)
+def test_transactions_open_when_the_window_starts_finish_first_or_are_ended(
+    make_orchestra, second_server, settings
+):
+    """Two requests already running when the maintenance page goes up: one commits during the
+    window's first second and is in the moved database; one still open after the drain period
+    is ended, so its commit fails (never acknowledged) instead of landing in the old database
+    after the copy."""
+    import threading
+
+    import psycopg
+
+    from stagesub.tenancy.backends import backend_for
+
+    settings.MOVE_DRAIN_SECONDS = 3.0
+    orchestra = make_orchestra("drain")
+    source = _row(orchestra)
+    backend = backend_for(source.server)
+    with backend.connect_admin(source.database_name) as conn:
+        rows = conn.execute("SELECT id FROM roster_instrument ORDER BY id LIMIT 2").fetchall()
+    first, second = (row[0] for row in rows)
+    quick = backend.connect_admin(source.database_name)
+    slow = backend.connect_admin(source.database_name)
+    quick.autocommit = slow.autocommit = False
+    quick.execute("UPDATE roster_instrument SET name = 'Kvick' WHERE id = %s", [first])
+    slow.execute("UPDATE roster_instrument SET name = 'Långsam' WHERE id = %s", [second])
+    committed = threading.Timer(1.0, quick.commit)  # after the settle: inside the window
+    committed.start()
+    try:
+        move.move_orchestra(orchestra, second_server)
+    finally:
+        committed.join()
+    with pytest.raises(psycopg.OperationalError):
+        slow.commit()
+    quick.close()
+    slow.close()
+    with use_orchestra("drain"):
+        from stagesub.roster.models import Instrument
+
+        names = dict(Instrument.objects.filter(pk__in=[first, second]).values_list("pk", "name"))
+    assert names[first] == "Kvick"
+    assert names[second] != "Långsam"
+    assert verify_isolation().exit_code == 0

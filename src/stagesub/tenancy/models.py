@@ -290,6 +290,21 @@ class PeriodicRun(models.Model):
         return f"{self.name} @ {self.last_run_at:%Y-%m-%d %H:%M}"
 
 
+class RoutingGeneration(models.Model):
+    """One row whose number goes up whenever an orchestra's routing changes (maintenance page on
+    or off, database switched, operation released).
+
+    Every web process reads it at most every STAGESUB_ROUTING_POLL_SECONDS (and with every
+    routing lookup it makes anyway) and empties its host cache when it moved: a fleet operation
+    reaches all processes within that short interval instead of the cache's TTL.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"routing generation {self.value}"
+
+
 class RetiredDatabase(models.Model):
     """A database an orchestra no longer uses, kept for a grace period before it is dropped.
 

@@ -316,6 +316,9 @@ def _move_sqlite(orchestra: Orchestra, journal: RetiredDatabase, keep_days: floa
             lock.execute("BEGIN IMMEDIATE")
             copy = sqlite3.connect(partial)
             try:
+                # No rollback journal beside the partial file: a move killed mid-copy leaves
+                # only the `.partial` file, which dropping the journalled target removes.
+                copy.execute("PRAGMA journal_mode=MEMORY")
                 source.backup(copy)
             finally:
                 copy.close()
@@ -532,6 +535,7 @@ def _move_postgres(
     if reason:
         step("maintenance")
         with _timed_maintenance(orchestra, window):
+            _drain_transactions(source, source_db)
             step("copy")
             _copy_database(source, source_db, target, journal, schema_only=False)
             _grant_identity_reading(target, journal)
@@ -579,6 +583,7 @@ def _move_postgres(
         step("maintenance")
         with _timed_maintenance(orchestra, window):
             step("catch_up")
+            _drain_transactions(source, source_db)
             with source.connect_admin(source_db) as conn:
                 position = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
                 _wait(
@@ -605,6 +610,36 @@ def _move_postgres(
     result.window_seconds = window.end - window.start
     result.settle_seconds = window.settled - window.start
     return result
+
+
+def _drain_transactions(source: PostgresBackend, database: str) -> int:
+    """Let the transactions open on the source finish, then end those still open.
+
+    The maintenance page stops new requests, but one already running may still commit on the
+    source after the copy's snapshot or the last WAL position is read, and its answer would be
+    acknowledged yet missing from the moved database. Each is given STAGESUB_MOVE_DRAIN_SECONDS;
+    one still open then is terminated, so it fails (and is never acknowledged) instead.
+    Returns how many were terminated.
+    """
+    open_transactions = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend' AND xact_start IS NOT NULL"
+    )
+    deadline = time.monotonic() + settings.MOVE_DRAIN_SECONDS
+    with source.connect_admin(database) as conn:
+        while pids := [row[0] for row in conn.execute(open_transactions, [database])]:
+            if time.monotonic() >= deadline:
+                for pid in pids:
+                    conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+                logger.warning(
+                    "move: ended %d transaction(s) still open on %s after %.1f s",
+                    len(pids),
+                    database,
+                    settings.MOVE_DRAIN_SECONDS,
+                )
+                return len(pids)
+            time.sleep(0.02)
+    return 0
 
 
 def _verify_and_switch(orchestra, source, target, journal, keep_days, step) -> dict[str, int]:

@@ -109,15 +109,16 @@ def exclusive_operation(orchestra: Orchestra, name: str) -> Iterator[Orchestra]:
 def routing_cache_seconds() -> float:
     from stagesub.tenancy.binding import directory
 
-    return directory.ttl
+    return directory.settle_seconds
 
 
 @contextmanager
 def maintenance(orchestra: Orchestra, reason: str, *, settle: bool = True) -> Iterator[None]:
     """The orchestra's host shows the maintenance page for the block; cleared afterwards.
 
-    With `settle`, wait until every web process's routing cache (HostDirectory, a few seconds)
-    has seen the flag, so nothing writes to the database once the block's body starts.
+    With `settle`, wait until every web process's routing cache has seen the flag (the routing
+    generation it polls, STAGESUB_ROUTING_POLL_SECONDS), so no request that starts once the
+    block's body runs writes to the database.
     """
     reason = reason[:200] or "maintenance"
     Orchestra.objects.filter(pk=orchestra.pk).update(maintenance_reason=reason)
@@ -133,10 +134,12 @@ def maintenance(orchestra: Orchestra, reason: str, *, settle: bool = True) -> It
 
 def _forget_route(orchestra: Orchestra) -> None:
     from stagesub.tenancy import connections
-    from stagesub.tenancy.binding import directory
+    from stagesub.tenancy.binding import announce_route_change, directory
 
     directory.forget(orchestra.subdomain)
     connections.forget_alias(connections.alias_for(orchestra.id))
+    # The other processes: their caches drop the entry at their next poll of the generation.
+    announce_route_change()
 
 
 @dataclass(frozen=True)
