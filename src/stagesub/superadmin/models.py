@@ -62,6 +62,14 @@ class ProvisioningJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["orchestra", "-created_at"], name="job_orchestra_recent")]
+        constraints = [
+            # One unfinished job per orchestra and kind: of two clicks at once, one is refused.
+            models.UniqueConstraint(
+                fields=["orchestra", "kind"],
+                condition=models.Q(status__in=["queued", "running"], orchestra__isnull=False),
+                name="one_unfinished_job_per_orchestra_and_kind",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.subdomain}: {self.status}"
