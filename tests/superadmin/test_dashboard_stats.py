@@ -26,33 +26,31 @@ def _direct(orchestra) -> dict:
     """Counts by plain SQL in the orchestra's own database, independent of the snapshot code."""
     now = timezone.now()
     since = now - datetime.timedelta(days=30)
-    with use_orchestra(orchestra):
-        with django_connections[current_binding().alias].cursor() as cursor:
+    with use_orchestra(orchestra), django_connections[current_binding().alias].cursor() as cursor:
 
-            def one(sql, *params):
-                cursor.execute(sql, params)
-                return cursor.fetchone()[0]
+        def one(sql, *params):
+            cursor.execute(sql, params)
+            return cursor.fetchone()[0]
 
-            counts = {
-                "musicians": one("SELECT count(*) FROM roster_musician WHERE status <> 'archived'"),
-                "projects": one("SELECT count(*) FROM projects_project WHERE NOT is_archived"),
-                "open_requests": one("SELECT count(*) FROM offers_offer WHERE status = 'pending'"),
-                "sent_30d": one("SELECT count(*) FROM offers_offer WHERE sent_at >= %s", since),
-                "answered_30d": one(
-                    "SELECT count(*) FROM offers_offer WHERE sent_at >= %s "
-                    "AND answered_at IS NOT NULL",
-                    since,
-                ),
-            }
-            cursor.execute(
-                "SELECT sent_at, answered_at FROM offers_offer "
-                "WHERE sent_at >= %s AND answered_at IS NOT NULL",
-                [since],
-            )
-            waits = [(a - s).total_seconds() for s, a in cursor.fetchall()]
-            cursor.execute("SELECT sent_at FROM offers_offer")
-            # SQLite gives naive UTC datetimes to raw SQL.
-            sent = [_aware(row[0]) for row in cursor.fetchall()]
+        counts = {
+            "musicians": one("SELECT count(*) FROM roster_musician WHERE status <> 'archived'"),
+            "projects": one("SELECT count(*) FROM projects_project WHERE NOT is_archived"),
+            "open_requests": one("SELECT count(*) FROM offers_offer WHERE status = 'pending'"),
+            "sent_30d": one("SELECT count(*) FROM offers_offer WHERE sent_at >= %s", since),
+            "answered_30d": one(
+                "SELECT count(*) FROM offers_offer WHERE sent_at >= %s AND answered_at IS NOT NULL",
+                since,
+            ),
+        }
+        cursor.execute(
+            "SELECT sent_at, answered_at FROM offers_offer "
+            "WHERE sent_at >= %s AND answered_at IS NOT NULL",
+            [since],
+        )
+        waits = [(a - s).total_seconds() for s, a in cursor.fetchall()]
+        cursor.execute("SELECT sent_at FROM offers_offer")
+        # SQLite gives naive UTC datetimes to raw SQL.
+        sent = [_aware(row[0]) for row in cursor.fetchall()]
     counts["median_answer_seconds"] = round(statistics.median(waits)) if waits else None
     this_week = week_start(timezone.localdate(now))
     counts["requests_per_week"] = [
@@ -129,12 +127,11 @@ def test_a_pass_stops_at_its_budget_and_the_rest_come_first_next_time(make_orche
 
 def test_pending_migrations_and_an_unreachable_database_are_problems(make_orchestra, backend):
     behind, gone = make_orchestra("behind"), make_orchestra("gone")
-    with use_orchestra(behind):
-        with django_connections[current_binding().alias].cursor() as cursor:
-            cursor.execute(
-                "DELETE FROM django_migrations WHERE id = (SELECT max(id) FROM django_migrations "
-                "WHERE app = 'roster')"
-            )
+    with use_orchestra(behind), django_connections[current_binding().alias].cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM django_migrations WHERE id = (SELECT max(id) FROM django_migrations "
+            "WHERE app = 'roster')"
+        )
     # Point the other at a database that does not exist (a file moved away, a dropped database).
     Orchestra.objects.filter(pk=gone.pk).update(database_name="missing_database_x")
     refresh_due(budget=60)
