@@ -125,6 +125,10 @@ class Totals:
     per_week: list[tuple[datetime.date, int]]
 
     @property
+    def per_week_max(self) -> int:
+        return max((n for _, n in self.per_week), default=0)
+
+    @property
     def answer_rate(self) -> int | None:
         return round(self.answered_30d * 100 / self.sent_30d) if self.sent_30d else None
 
@@ -194,7 +198,7 @@ class Bar:
     count: int
 
 
-CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 480, 120, 4
+CHART_WIDTH, CHART_HEIGHT, BAR_WIDTH = 240, 110, 16
 
 
 def chart_bars(per_week: list[tuple[datetime.date, int]]) -> list[Bar]:
@@ -203,7 +207,7 @@ def chart_bars(per_week: list[tuple[datetime.date, int]]) -> list[Bar]:
     width = CHART_WIDTH // max(1, len(per_week))
     bars = []
     for index, (week, count) in enumerate(per_week):
-        height = round(count * (CHART_HEIGHT - 20) / top)
+        height = round(count * (CHART_HEIGHT - 30) / top)
         bars.append(Bar(index * width, CHART_HEIGHT - 16 - height, height, week, count))
     return bars
 

@@ -6,6 +6,7 @@ import datetime
 
 from django.db.models import Q
 
+from stagesub.superadmin.dashboard import duration_label
 from stagesub.superadmin.models import ProvisioningJob, StatsSnapshot
 from stagesub.superadmin.stats import is_stale
 from stagesub.tenancy import schema
@@ -56,6 +57,7 @@ def details(orchestra: Orchestra, now: datetime.datetime) -> dict:
     )
     return {
         "snapshot": snapshot,
+        "median_label": duration_label(snapshot.median_answer_seconds if snapshot else None),
         "stale": is_stale(snapshot, now),
         "usage": usage_from_snapshot(orchestra, snapshot),
         "location": location_label(orchestra),

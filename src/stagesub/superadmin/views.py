@@ -75,7 +75,11 @@ def orchestra_list(request):
             "totals": totals,
             "median_label": dashboard.duration_label(totals.median_answer_seconds),
             "bars": dashboard.chart_bars(totals.per_week),
-            "chart": {"width": dashboard.CHART_WIDTH, "height": dashboard.CHART_HEIGHT},
+            "chart": {
+                "width": dashboard.CHART_WIDTH,
+                "height": dashboard.CHART_HEIGHT,
+                "bar": dashboard.BAR_WIDTH,
+            },
             "incident": IsolationIncident.open_incidents().first(),
             "jobs": ProvisioningJob.objects.filter(kind=ProvisioningJob.Kind.PROVISION).exclude(
                 status=ProvisioningJob.Status.SUCCEEDED
@@ -173,7 +177,8 @@ def _page(request, orchestra: Orchestra, *, status: int = 200, refused: str = ""
     context = {
         **blank,
         **orchestra_page.details(orchestra, timezone.now()),
-        "orchestra": orchestra,
+        # Not "orchestra": base.html reads that name as the host's orchestra (navigation).
+        "subject": orchestra,
         "url": orchestra.url(port=_port_suffix(request), scheme=request.scheme),
         "refused": refused,
         "error_forms": [f for f in forms.values() if f.errors],
@@ -193,7 +198,7 @@ def orchestra_jobs(request, subdomain):
     return render(
         request,
         "superadmin/_orchestra_jobs.html",
-        {"orchestra": orchestra, **orchestra_page.jobs(orchestra)},
+        {"subject": orchestra, **orchestra_page.jobs(orchestra)},
     )
 
 
