@@ -23,7 +23,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connections as django_connections
-from django.db.models import F, Max, Q
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from stagesub.superadmin.models import StatsSnapshot
@@ -33,6 +34,7 @@ from stagesub.tenancy.scheduler import periodic_job
 logger = logging.getLogger("stagesub.superadmin.stats")
 
 WEEKS = 12  # weeks in the requests-per-week chart
+WRITE_BATCH = 50  # snapshots written per statement (a killed pass loses at most these reads)
 WINDOW = datetime.timedelta(days=30)  # "sent and answered in 30 days"
 # Orchestras whose database the worker may read (a suspended one still has numbers to show).
 SNAPSHOT_STATUSES = (Orchestra.Status.ACTIVE, Orchestra.Status.SUSPENDED)
@@ -133,12 +135,32 @@ def _read_database(orchestra: Orchestra, now: datetime.datetime) -> dict:
         }
 
 
-def refresh_snapshot(orchestra: Orchestra, now: datetime.datetime | None = None) -> StatsSnapshot:
-    """Read the orchestra's numbers and store them as its snapshot (one row, replaced)."""
+def with_control_facts(orchestras):
+    """The orchestras with what the control database knows for their snapshot, in the same
+    query: active staff users and the last successful backup."""
+    from django.contrib.auth import get_user_model
+
+    staff = (
+        get_user_model()
+        .objects.filter(orchestra=OuterRef("pk"), is_active=True)
+        .values("orchestra")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    backups = BackupRecord.objects.filter(
+        orchestra=OuterRef("pk"), outcome=BackupRecord.Outcome.OK
+    ).order_by("-started_at")
+    return orchestras.select_related("server").annotate(
+        active_staff=Coalesce(Subquery(staff), 0),
+        backup_at=Subquery(backups.values("finished_at")[:1]),
+        backup_bytes=Subquery(backups.values("size_bytes")[:1]),
+    )
+
+
+def _snapshot_of(orchestra: Orchestra, now: datetime.datetime) -> StatsSnapshot:
+    """A snapshot (not saved) of an orchestra loaded through with_control_facts."""
     from stagesub.tenancy.context import TenancyError
 
-    now = now or timezone.now()
-    orchestra = Orchestra.objects.select_related("server").get(pk=orchestra.pk)
     values: dict = {"error": ""}
     if orchestra.status not in SNAPSHOT_STATUSES or not orchestra.has_database:
         values.update(reachable=False, stamp_ok=False, error="no database in use")
@@ -150,22 +172,39 @@ def refresh_snapshot(orchestra: Orchestra, now: datetime.datetime | None = None)
             values.update(reachable=True, stamp_ok=False, error=f"{type(exc).__name__}: {exc}")
         except Exception as exc:
             values.update(reachable=False, stamp_ok=False, error=f"{type(exc).__name__}: {exc}")
-    last_backup = (
-        BackupRecord.objects.filter(orchestra=orchestra, outcome=BackupRecord.Outcome.OK)
-        .order_by("-started_at")
-        .first()
-    )
-    values.update(
-        taken_at=now,
-        next_due_seen=orchestra.next_due_at,
-        staff_users=orchestra.users.filter(is_active=True).count(),
-        last_backup_at=last_backup.finished_at if last_backup else None,
-        last_backup_bytes=last_backup.size_bytes if last_backup else None,
-    )
     values["problem"] = orchestra.status == Orchestra.Status.ACTIVE and (
         not values["reachable"] or not values["stamp_ok"] or bool(values.get("pending_migrations"))
     )
-    snapshot, _ = StatsSnapshot.objects.update_or_create(orchestra=orchestra, defaults=values)
+    return StatsSnapshot(
+        orchestra=orchestra,
+        taken_at=now,
+        next_due_seen=orchestra.next_due_at,
+        staff_users=orchestra.active_staff,
+        last_backup_at=orchestra.backup_at,
+        last_backup_bytes=orchestra.backup_bytes,
+        **values,
+    )
+
+
+# Every field but the key: what a new snapshot replaces.
+_REPLACED = [
+    f.name for f in StatsSnapshot._meta.concrete_fields if f.name not in ("id", "orchestra")
+]
+
+
+def _store(snapshots: list[StatsSnapshot]) -> None:
+    """Insert or replace the snapshots in one statement (an upsert on the orchestra)."""
+    if snapshots:
+        StatsSnapshot.objects.bulk_create(
+            snapshots, update_conflicts=True, unique_fields=["orchestra"], update_fields=_REPLACED
+        )
+
+
+def refresh_snapshot(orchestra: Orchestra, now: datetime.datetime | None = None) -> StatsSnapshot:
+    """Read the orchestra's numbers and store them as its snapshot (one row, replaced)."""
+    row = with_control_facts(Orchestra.objects.filter(pk=orchestra.pk)).get()
+    snapshot = _snapshot_of(row, now or timezone.now())
+    _store([snapshot])
     return snapshot
 
 
@@ -216,14 +255,20 @@ def refresh_due(
     budget = settings.STATS_PASS_BUDGET if budget is None else budget
     started = time.monotonic()
     report = RefreshReport()
-    due = list(due_for_refresh(now).values_list("pk", "subdomain"))
-    for index, (pk, subdomain) in enumerate(due):
+    due = list(with_control_facts(due_for_refresh(now)))
+    batch: list[StatsSnapshot] = []
+    for index, orchestra in enumerate(due):
         # Always one, then only while the budget lasts: the rest are first next time.
         if index and time.monotonic() - started >= budget:
             report.left = len(due) - index
             break
-        snapshot = refresh_snapshot(Orchestra(pk=pk), now=timezone.now())
-        (report.refreshed if snapshot.reachable else report.failed).append(subdomain)
+        snapshot = _snapshot_of(orchestra, timezone.now())
+        (report.refreshed if snapshot.reachable else report.failed).append(orchestra.subdomain)
+        batch.append(snapshot)
+        if len(batch) >= WRITE_BATCH:
+            _store(batch)
+            batch = []
+    _store(batch)
     report.seconds = time.monotonic() - started
     return report
 
