@@ -69,6 +69,9 @@ def test_check_database_runs_as_a_job_and_its_result_appears_on_the_page(console
     page = console.get(_url(goteborg)).content.decode()
     assert "isolated (own stamp, own database)" in page and "reachable=True" in page
     assert StatsSnapshot.objects.get(orchestra=goteborg).reachable  # refreshed with it
+    job_page = console.get(f"/superadmin/orchestras/jobs/{job.pk}/").content.decode()
+    assert "Database check: Göteborgs Symfoniker" in job_page and "reachable=True" in job_page
+    assert "Creating" not in job_page and "Password" not in job_page
 
 
 def _unapply_latest_migration(orchestra) -> None:

@@ -34,6 +34,7 @@ from stagesub.tenancy.scheduler import periodic_job
 logger = logging.getLogger("stagesub.superadmin.stats")
 
 WEEKS = 12  # weeks in the requests-per-week chart
+REFRESH_AHEAD = 0.8  # share of STATS_INTERVAL after which a snapshot is read again
 WRITE_BATCH = 50  # snapshots written per statement (a killed pass loses at most these reads)
 WINDOW = datetime.timedelta(days=30)  # "sent and answered in 30 days"
 # Orchestras whose database the worker may read (a suspended one still has numbers to show).
@@ -210,7 +211,8 @@ def refresh_snapshot(orchestra: Orchestra, now: datetime.datetime | None = None)
 
 def due_for_refresh(now: datetime.datetime):
     """Orchestras whose snapshot is missing, stale, or older than their last activity."""
-    stale_before = now - datetime.timedelta(seconds=settings.STATS_INTERVAL)
+    # Refreshed ahead of going stale, so a fleet whose worker keeps up never shows as stale.
+    stale_before = now - datetime.timedelta(seconds=settings.STATS_INTERVAL * REFRESH_AHEAD)
     quiet_before = now - datetime.timedelta(seconds=settings.STATS_MIN_AGE)
     moved = (
         Q(next_due_at__isnull=False, stats__next_due_seen__isnull=True)

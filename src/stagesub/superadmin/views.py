@@ -108,6 +108,13 @@ def orchestra_create(request):
 
 
 def _steps(job: ProvisioningJob) -> list[tuple[str, str]]:
+    if job.kind != ProvisioningJob.Kind.PROVISION:
+        # Other kinds name their steps as they go (superadmin.services runners).
+        failed = job.status == ProvisioningJob.Status.FAILED
+        current = (
+            [(job.current_step, "failed" if failed else "current")] if job.current_step else []
+        )
+        return [(step, "done") for step in job.steps_done] + current
     out = []
     for key, label in PROVISION_STEPS:
         if key in job.steps_done:
