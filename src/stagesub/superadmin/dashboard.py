@@ -8,11 +8,13 @@ orchestras as for one.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.core.cache import cache
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -148,12 +150,36 @@ def weighted_median(pairs: list[tuple[int, int]]) -> int | None:
 
 
 def fleet_totals(now: datetime.datetime) -> Totals:
-    """Totals over every orchestra's snapshot (archived ones excluded from the sums)."""
+    """Totals over every orchestra's snapshot (archived ones excluded from the sums).
+
+    The sums over the snapshots are kept in the cache under a key that changes whenever a
+    snapshot is written or an orchestra row changes (two indexed aggregates), so the page
+    adds them up again only after the worker or an operator changed something.
+    """
     labels = dict(Orchestra.Status.choices)
     by_status = [
         (labels.get(row["status"], row["status"]), row["n"])
         for row in Orchestra.objects.values("status").annotate(n=Count("pk")).order_by("status")
     ]
+    this_week = week_start(timezone.localdate(now))
+    snapshots = StatsSnapshot.objects.aggregate(n=Count("pk"), last=Max("taken_at"))
+    changed = Orchestra.objects.aggregate(last=Max("updated_at"))["last"]
+    version = f"{this_week}|{snapshots['n']}|{snapshots['last']}|{changed}"
+    key = "superadmin:totals:" + hashlib.sha256(version.encode()).hexdigest()[:32]
+    sums = cache.get(key)
+    if sums is None:
+        sums = _snapshot_sums(this_week)
+        cache.set(key, sums, timeout=settings.STATS_INTERVAL)
+    first = this_week - datetime.timedelta(weeks=WEEKS - 1)
+    return Totals(
+        by_status=by_status,
+        orchestras=sum(n for _, n in by_status),
+        per_week=[(first + datetime.timedelta(weeks=i), n) for i, n in enumerate(sums["weeks"])],
+        **{k: v for k, v in sums.items() if k != "weeks"},
+    )
+
+
+def _snapshot_sums(this_week: datetime.date) -> dict:
     live = StatsSnapshot.objects.exclude(orchestra__status=Orchestra.Status.ARCHIVED)
     sums = live.aggregate(
         musicians=Sum("musicians"),
@@ -161,32 +187,28 @@ def fleet_totals(now: datetime.datetime) -> Totals:
         sent=Sum("sent_30d"),
         answered=Sum("answered_30d"),
     )
-    this_week = week_start(timezone.localdate(now))
+    zone = timezone.get_current_timezone()
     weeks = [0] * WEEKS
     medians = []
     for taken_at, per_week, median, answered in live.values_list(
         "taken_at", "requests_per_week", "median_answer_seconds", "answered_30d"
     ):
         # A snapshot's last bucket is the week it was taken in: shift older ones into place.
-        shift = (this_week - week_start(timezone.localdate(taken_at))).days // 7
-        for index, count in enumerate(per_week or []):
-            target = index - shift
-            if 0 <= target < WEEKS:
-                weeks[target] += count
+        shift = (this_week - week_start(taken_at.astimezone(zone).date())).days // 7
+        for index, count in enumerate(per_week or [], start=-shift):
+            if 0 <= index < WEEKS:
+                weeks[index] += count
         medians.append((median, answered))
-    first = this_week - datetime.timedelta(weeks=WEEKS - 1)
-    return Totals(
-        by_status=by_status,
-        orchestras=sum(n for _, n in by_status),
-        musicians=sums["musicians"] or 0,
-        projects=sums["projects"] or 0,
-        sent_30d=sums["sent"] or 0,
-        answered_30d=sums["answered"] or 0,
+    return {
+        "musicians": sums["musicians"] or 0,
+        "projects": sums["projects"] or 0,
+        "sent_30d": sums["sent"] or 0,
+        "answered_30d": sums["answered"] or 0,
         # Each orchestra's median weighted by its answers: the fleet's exact median would need
         # every answer time, which the snapshots do not keep.
-        median_answer_seconds=weighted_median(medians),
-        per_week=[(first + datetime.timedelta(weeks=i), n) for i, n in enumerate(weeks)],
-    )
+        "median_answer_seconds": weighted_median(medians),
+        "weeks": weeks,
+    }
 
 
 @dataclass(frozen=True)
