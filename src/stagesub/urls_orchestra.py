@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from stagesub.accounts.views import LoginView, LogoutView
 from stagesub.orchestra.views import home, orchestra_settings
+from stagesub.superadmin.signup_views import welcome
 from stagesub.views import set_language
 
 urlpatterns = [
@@ -17,6 +18,7 @@ urlpatterns = [
     path("", include("stagesub.offers.urls")),
     path("", include("stagesub.messaging.urls")),
     path("settings/", orchestra_settings, name="settings"),
+    path("welcome/<str:token>/", welcome, name="signup_welcome"),
 ]
 
 handler500 = "stagesub.web.views.server_error"

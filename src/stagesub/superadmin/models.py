@@ -48,3 +48,7 @@ class ProvisioningJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+# Self-service signups live in their own module; imported here so Django finds the model.
+from stagesub.superadmin.signup_models import SignupRequest  # noqa: E402, F401
