@@ -208,7 +208,7 @@ def resolve_incident(incident_id: int, *, by: str, note: str) -> IsolationIncide
         raise ResolveRefused(_("Say what was done: the note is required."))
     with transaction.atomic():
         incident = (
-            IsolationIncident.objects.select_for_update()
+            IsolationIncident.objects.select_for_update(of=("self",))
             .select_related("orchestra")
             .get(pk=incident_id)
         )
