@@ -46,6 +46,7 @@ class HostedOrchestra:
     subdomain: str
     name: str
     status: str
+    status_label: str
     database_name: str
     size_bytes: int | None  # None: not measured (the server did not answer in time)
 
@@ -129,6 +130,7 @@ def server_overview(timeout: float | None = None) -> list[ServerOverview]:
                 subdomain=o.subdomain,
                 name=o.name,
                 status=o.status,
+                status_label=o.get_status_display(),
                 database_name=o.database_name or "",
                 size_bytes=sizes.get(o.database_name or "") if overview.reachable else None,
             )
@@ -343,6 +345,13 @@ class JobRow:
     progress: str
     log: str
     url: str = ""
+
+    @property
+    def badge(self) -> str:
+        # The stylesheet's badge colours, named after orchestra states.
+        return {"succeeded": "active", "queued": "queued", "running": "running"}.get(
+            self.status, "failed"
+        )
 
 
 def _task_status(status: str) -> str:
