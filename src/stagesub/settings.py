@@ -131,6 +131,9 @@ CHECK_CONCURRENCY = int(os.environ.get("STAGESUB_CHECK_CONCURRENCY", "8"))
 PROVISIONING_STALE_AFTER = int(os.environ.get("STAGESUB_PROVISIONING_STALE_AFTER", "300"))
 # /readyz reports not ready when no worker pass has written its heartbeat for this many seconds.
 WORKER_HEARTBEAT_STALE = int(os.environ.get("STAGESUB_WORKER_HEARTBEAT_STALE", "120"))
+# A worker pass (its periodic jobs and tasks) running longer than this many seconds stops
+# beating, so a worker stuck in a job turns /readyz stale; shorter passes keep it fresh.
+WORKER_MAX_PASS = int(os.environ.get("STAGESUB_WORKER_MAX_PASS", "3600"))
 # Self-service signup on the platform host (/signup/): off unless "1".
 SIGNUP_ENABLED = os.environ.get("STAGESUB_SIGNUP_ENABLED", "0").lower() in (
     "1",

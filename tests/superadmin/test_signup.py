@@ -341,3 +341,28 @@ def test_a_failed_provisioning_is_recorded_and_mails_no_link(enabled, mail_serve
     assert request.status == "failed" and request.error
     assert AuditEvent.objects.filter(action="signup.failed").exists()
     assert not mail_server.received
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_signups_from_one_address_do_not_overrun_the_limit(enabled, mail_server):
+    enabled.SIGNUP_PER_ADDRESS_PER_HOUR = 2
+    statuses: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def post(i: int) -> None:
+        try:
+            barrier.wait()
+            form = {**FORM, "subdomain": f"orch{i}", "email": f"e{i}@x.example.org"}
+            response = host_client().post("/signup/", form, REMOTE_ADDR="203.0.113.5")
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    close_old_connections()
+    assert sorted(statuses) == [200, 200, 429, 429, 429, 429]
+    assert SignupRequest.objects.count() == 2

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
@@ -84,12 +84,28 @@ def _check_rate(ip: str | None, email: str) -> None:
         )
 
 
+# Any constant that no other advisory lock of the platform uses.
+_SIGNUP_LOCK = 0x5349474E  # "SIGN"
+
+
+def _serialise_signups() -> None:
+    """Count and insert one signup at a time, so concurrent requests cannot overrun a limit.
+
+    SQLite's control transactions are IMMEDIATE (one writer from BEGIN on); PostgreSQL takes
+    a transaction-level advisory lock. Signups are rare: one lock for all of them is enough.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SIGNUP_LOCK])
+
+
 def apply(application: Application, *, request) -> SignupRequest:
     """Record the application and mail its confirmation link (the form has validated it)."""
     refuse_while_incident_open()
     email = application.email.strip().lower()
     ip = audit.client_ip(request)
     with transaction.atomic():
+        _serialise_signups()
         _check_rate(ip, email)
         signup = SignupRequest.objects.create(
             orchestra_name=application.orchestra_name,
