@@ -126,6 +126,12 @@ ISOLATION_MONITOR_INTERVAL = int(os.environ.get("STAGESUB_ISOLATION_MONITOR_INTE
 CHECK_TIMEOUT = float(os.environ.get("STAGESUB_CHECK_TIMEOUT", "10"))
 # Databases checked at the same time by those commands.
 CHECK_CONCURRENCY = int(os.environ.get("STAGESUB_CHECK_CONCURRENCY", "8"))
+# Console statistics snapshots (superadmin.stats): seconds after which one is stale and re-read;
+STATS_INTERVAL = int(os.environ.get("STAGESUB_STATS_INTERVAL", "900"))
+# seconds an orchestra with fresh activity waits before its snapshot is re-read;
+STATS_MIN_AGE = int(os.environ.get("STAGESUB_STATS_MIN_AGE", "60"))
+# and seconds one worker pass may spend on snapshots before it returns to its other work.
+STATS_PASS_BUDGET = float(os.environ.get("STAGESUB_STATS_PASS_BUDGET", "10"))
 # A provisioning whose heartbeat is older than this many seconds is presumed dead and swept
 # (database and role dropped, subdomain freed) by the worker or `stagesub sweep_provisioning`.
 PROVISIONING_STALE_AFTER = int(os.environ.get("STAGESUB_PROVISIONING_STALE_AFTER", "300"))

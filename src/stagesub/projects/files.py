@@ -49,6 +49,17 @@ def path_of(stored: StoredFile) -> Path:
     return files_dir() / stored.key
 
 
+def _refuse_beyond_storage() -> None:
+    from stagesub.tenancy.context import current_binding
+    from stagesub.tenancy.models import Orchestra
+    from stagesub.tenancy.plans import refuse_beyond_storage
+
+    try:
+        refuse_beyond_storage(Orchestra.objects.get(pk=current_binding().orchestra_id))
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.messages}) from None
+
+
 def upload(
     project: Project,
     *,
@@ -90,6 +101,10 @@ def upload(
     os.replace(partial, target)
     try:
         with orchestra_atomic():
+            # Taking the id locks the counter: uploads are serialised, so the storage check
+            # below (which counts this file, already in place) cannot be raced past.
+            file_id = next_readable_id("FILE")
+            _refuse_beyond_storage()
             stored = StoredFile.objects.create(
                 key=key,
                 original_name=Path(name).name[:255],
@@ -98,7 +113,7 @@ def upload(
                 sha256=hashlib.sha256(content).hexdigest(),
             )
             return ProjectFile.objects.create(
-                file_id=next_readable_id("FILE"),
+                file_id=file_id,
                 project=project,
                 need=need,
                 stored=stored,

@@ -374,17 +374,20 @@ def job_rows(limit: int = 100) -> list[JobRow]:
     rows: list[JobRow] = []
     total_steps = len(PROVISION_STEPS)
     for job in ProvisioningJob.objects.all()[:limit]:
-        done = len(job.steps_done)
+        progress = job.current_step
+        if job.kind == ProvisioningJob.Kind.PROVISION:
+            progress = f"{len(job.steps_done)}/{total_steps}" + (
+                f" · {job.current_step}" if job.current_step else ""
+            )
         rows.append(
             JobRow(
-                kind=_("provisioning"),
+                kind=job.get_kind_display(),
                 subject=job.subdomain,
                 status=job.status,
-                started_at=job.created_at,
+                started_at=job.started_at or job.created_at,
                 finished_at=job.finished_at,
-                progress=f"{done}/{total_steps}"
-                + (f" · {job.current_step}" if job.current_step else ""),
-                log=job.error,
+                progress=progress,
+                log=job.log or job.error,
                 url=f"/superadmin/orchestras/jobs/{job.pk}/",
             )
         )

@@ -122,3 +122,59 @@ class PlanForm(forms.Form):
         from stagesub.tenancy.plans import OVERRIDE_FIELDS
 
         return {name: self.cleaned_data[field] for name, field in OVERRIDE_FIELDS.items()}
+
+
+class DetailsForm(forms.Form):
+    """An orchestra's name and contact (one line each: they go into e-mail headers)."""
+
+    name = forms.CharField(label=_("Orchestra name"), max_length=200, validators=[single_line])
+    contact_name = forms.CharField(
+        label=_("Contact person"), max_length=200, required=False, validators=[single_line]
+    )
+    contact_email = forms.CharField(
+        label=_("Contact e-mail"),
+        max_length=254,
+        required=False,
+        validators=[email_address],
+        widget=forms.EmailInput,
+    )
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError(_("Give the orchestra a name."))
+        return name
+
+
+class ReasonForm(forms.Form):
+    """Why an orchestra is suspended or reactivated (kept in the audit log)."""
+
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, validators=[single_line], strip=True
+    )
+
+
+class DecommissionForm(forms.Form):
+    confirm = forms.CharField(label=_("Type the subdomain to confirm"), max_length=40)
+
+    def __init__(self, *args, orchestra: Orchestra, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.orchestra = orchestra
+
+    def clean_confirm(self):
+        typed = self.cleaned_data["confirm"].strip()
+        if typed != self.orchestra.subdomain:
+            raise forms.ValidationError(
+                _("Type %(subdomain)s exactly to decommission this orchestra.")
+                % {"subdomain": self.orchestra.subdomain}
+            )
+        return typed
+
+
+class TestEmailForm(forms.Form):
+    to = forms.CharField(
+        label=_("Send a test e-mail to"),
+        max_length=254,
+        validators=[email_address],
+        widget=forms.EmailInput,
+    )

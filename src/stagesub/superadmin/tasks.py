@@ -5,5 +5,5 @@ from stagesub.superadmin.services import run_job
 
 @task()
 def run_provisioning_job(job_id: str) -> None:
-    """Provision the orchestra described by the job (control-side task: names no orchestra)."""
+    """Run any console job (provisioning, check, migration, ...; control-side: binds no orchestra)."""
     run_job(job_id)

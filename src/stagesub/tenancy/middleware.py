@@ -67,7 +67,10 @@ class OrchestraRoutingMiddleware:
                 Orchestra.Status.ARCHIVED,
             ):
                 return render(
-                    request, "tenancy/suspended.html", {"suspended": orchestra}, status=403
+                    request,
+                    "tenancy/suspended.html",
+                    {"suspended": orchestra, "platform_contact": settings.PLATFORM_CONTACT},
+                    status=403,
                 )
             return render(request, "tenancy/no_orchestra.html", status=404)
         request.orchestra = orchestra

@@ -87,9 +87,42 @@ class Usage:
 
 def storage_used_mb(orchestra) -> int:
     """Megabytes (rounded up) of files under the orchestra's storage root (orchestra.storage)."""
+    return -(-storage_bytes(orchestra) // (1024 * 1024))
+
+
+def storage_bytes(orchestra) -> int:
     root = Path(settings.DATA_DIR) / "files" / orchestra.id.hex
-    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
-    return -(-size // (1024 * 1024))
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+
+
+def refuse_beyond_storage(orchestra) -> None:
+    """Refuse (ValidationError) when the orchestra's files, the new one already written among
+    them, go beyond its storage limit. The caller holds a lock that serialises uploads."""
+    limit = limits_for(orchestra).storage_mb
+    used_mb = -(-storage_bytes(orchestra) // (1024 * 1024))
+    if used_mb > limit:
+        raise ValidationError(
+            _(
+                "This file would take the orchestra's files to %(used)s MB; your plan allows "
+                "%(limit)s MB. Remove files you no longer need, or contact the platform "
+                "(%(contact)s) to raise the limit."
+            )
+            % {"used": used_mb, "limit": limit, "contact": settings.PLATFORM_CONTACT}
+        )
+
+
+def refuse_beyond_staff_users(orchestra, *, adding_pk=None) -> None:
+    """Refuse (ValidationError) one more active staff user when the plan's limit is reached."""
+    limit = limits_for(orchestra).staff_users
+    active = orchestra.users.filter(is_active=True).exclude(pk=adding_pk).count()
+    if active >= limit:
+        raise ValidationError(
+            _(
+                "Your plan allows %(limit)s staff users and %(used)s are active. Deactivate a "
+                "user, or contact the platform (%(contact)s) to raise the limit."
+            )
+            % {"used": active, "limit": limit, "contact": settings.PLATFORM_CONTACT}
+        )
 
 
 def current_usage(orchestra) -> dict[str, int]:

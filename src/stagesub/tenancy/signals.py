@@ -1,4 +1,5 @@
-from django.db.models.signals import post_delete, post_save
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from stagesub.tenancy.models import Orchestra
@@ -9,3 +10,18 @@ def _forget_routing_entry(sender, instance: Orchestra, **kwargs) -> None:
     from stagesub.tenancy.binding import directory
 
     directory.forget(instance.subdomain)
+
+
+@receiver(pre_save, sender=get_user_model())
+def _staff_users_within_plan(sender, instance, raw=False, **kwargs) -> None:
+    """Every way a staff user becomes active (created, invited, reactivated) meets the plan's
+    staff-user limit here, once, rather than in each view that can do it."""
+    if raw or not instance.is_active or instance.orchestra_id is None:
+        return
+    if instance.pk is not None and sender.objects.filter(pk=instance.pk, is_active=True).exists():
+        return  # already counted: an edit of an active user adds no one
+    from stagesub.tenancy.plans import refuse_beyond_staff_users
+
+    refuse_beyond_staff_users(
+        Orchestra.objects.get(pk=instance.orchestra_id), adding_pk=instance.pk
+    )

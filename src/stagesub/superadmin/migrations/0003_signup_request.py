@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('superadmin', '0001_initial'),
+        ('superadmin', '0002_console_job_kinds_and_stats_snapshot'),
     ]
 
     operations = [
