@@ -14,7 +14,6 @@ from django.core.management import call_command
 from django.db import close_old_connections, connection
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from stagesub.superadmin import fleet
 from stagesub.superadmin.models import ProvisioningJob
@@ -89,7 +88,7 @@ def test_admin_member_and_anonymous_get_nothing_on_any_host(goteborg, malmo):
                     if response.status_code == 302:
                         assert response["Location"].startswith("/login/"), (who, url, host)
                     assert "do not show" not in body and "shared database" not in body
-    assert not DBTaskResult.objects.exists()  # nobody started a check
+    assert not ProvisioningJob.objects.exists()  # nobody started a check
     incident.refresh_from_db()
     assert incident.resolved_at is None
 
@@ -200,7 +199,7 @@ def test_check_from_the_console_runs_in_the_worker_and_allows_resolving(console,
     assert response["Location"] == f"/superadmin/fleet/incidents/{incident.pk}/"
     # A second click while the first waits starts nothing more.
     console.post("/superadmin/fleet/incidents/check/")
-    assert DBTaskResult.objects.count() == 1
+    assert ProvisioningJob.objects.filter(kind="isolation_check").count() == 1
     page = console.get(f"/superadmin/fleet/incidents/{incident.pk}/").content.decode()
     assert "queued" in page and "disabled" in page
     call_command("worker", "--once")
@@ -360,10 +359,10 @@ def test_worker_state_heartbeat_and_queue_depths(console, goteborg, malmo, setti
     assert page.context["state"].heartbeat_at is None
     assert "no heartbeat yet" in page.content.decode()
     record_worker_heartbeat("w-1")
-    from stagesub.superadmin.fleet_tasks import run_isolation_check
+    from stagesub.superadmin.tasks import run_provisioning_job
 
-    run_isolation_check.enqueue("root")
-    run_isolation_check.enqueue("root")
+    run_provisioning_job.enqueue("00000000-0000-0000-0000-000000000001")
+    run_provisioning_job.enqueue("00000000-0000-0000-0000-000000000002")
     past = timezone.now() - timedelta(minutes=5)
     Orchestra.objects.filter(pk=goteborg.pk).update(next_due_at=past)
     Orchestra.objects.filter(pk=malmo.pk).update(next_due_at=timezone.now() + timedelta(hours=1))

@@ -21,6 +21,8 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from stagesub.superadmin.models import ProvisioningJob
+from stagesub.superadmin.services import Log, Step, runner
 from stagesub.tenancy import audit
 from stagesub.tenancy.isolation import close_incident, verify_isolation
 from stagesub.tenancy.models import (
@@ -35,7 +37,6 @@ from stagesub.tenancy.models import (
 # The audit action the console's isolation check writes; its details are the evidence that
 # resolving an incident requires (see resolve_refusal).
 CHECK_ACTION = "isolation.console_check"
-CHECK_TASK_PATH = "stagesub.superadmin.fleet_tasks.run_isolation_check"
 
 
 # --- Database servers -----------------------------------------------------------------------
@@ -156,6 +157,48 @@ def check_and_record(requested_by: str) -> dict:
     }
     audit.record(CHECK_ACTION, actor_label=requested_by, **outcome)
     return outcome
+
+
+@runner(ProvisioningJob.Kind.ISOLATION_CHECK)
+def _isolation_check(job: ProvisioningJob, step: Step, log: Log) -> None:
+    step("verify")
+    outcome = check_and_record(job.created_by.get_username() if job.created_by else "")
+    job.result = outcome
+    log(
+        _("clean (%(n)s databases checked)") % {"n": outcome["checked"]}
+        if outcome["clean"]
+        else "; ".join(outcome["violations"])
+    )
+    if outcome["unreachable"]:
+        log(_("unreachable: %(names)s") % {"names": ", ".join(outcome["unreachable"])})
+
+
+def latest_check() -> ProvisioningJob | None:
+    return (
+        ProvisioningJob.objects.filter(kind=ProvisioningJob.Kind.ISOLATION_CHECK)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def start_check(user) -> tuple[ProvisioningJob, bool]:
+    """Queue an isolation check unless one waits or runs already: (the job, queued now)."""
+    from stagesub.superadmin.tasks import run_provisioning_job
+
+    running = ProvisioningJob.objects.filter(
+        kind=ProvisioningJob.Kind.ISOLATION_CHECK,
+        status__in=[ProvisioningJob.Status.QUEUED, ProvisioningJob.Status.RUNNING],
+    ).first()
+    if running is not None:
+        return running, False
+    job = ProvisioningJob.objects.create(
+        kind=ProvisioningJob.Kind.ISOLATION_CHECK,
+        subdomain="",
+        name="isolation check",
+        created_by=user,
+    )
+    run_provisioning_job.enqueue(str(job.pk))
+    return job, True
 
 
 def checks_since(moment: datetime) -> QuerySet[AuditEvent]:
@@ -354,21 +397,8 @@ class JobRow:
         )
 
 
-def _task_status(status: str) -> str:
-    # django-tasks' states in the console's words (the same as a provisioning job's).
-    return {
-        "READY": "queued",
-        "RUNNING": "running",
-        "SUCCESSFUL": "succeeded",
-        "FAILED": "failed",
-    }.get(status, status.lower())
-
-
 def job_rows(limit: int = 100) -> list[JobRow]:
     """The newest console jobs of every kind, newest first."""
-    from django_tasks_db.models import DBTaskResult
-
-    from stagesub.superadmin.models import ProvisioningJob
     from stagesub.tenancy.provisioning import PROVISION_STEPS
 
     rows: list[JobRow] = []
@@ -382,36 +412,16 @@ def job_rows(limit: int = 100) -> list[JobRow]:
         rows.append(
             JobRow(
                 kind=job.get_kind_display(),
-                subject=job.subdomain,
+                subject=job.subdomain or _("all orchestras"),
                 status=job.status,
                 started_at=job.started_at or job.created_at,
                 finished_at=job.finished_at,
                 progress=progress,
                 log=job.log or job.error,
-                url=f"/superadmin/orchestras/jobs/{job.pk}/",
-            )
-        )
-    for task in DBTaskResult.objects.filter(task_path=CHECK_TASK_PATH).order_by("-enqueued_at")[
-        :limit
-    ]:
-        outcome = task.return_value or {}
-        if task.status == "SUCCESSFUL":
-            log = _("clean") if outcome.get("clean") else "; ".join(outcome.get("violations", []))
-            if outcome.get("unreachable"):
-                log += " · " + _("unreachable: %(names)s") % {
-                    "names": ", ".join(outcome["unreachable"])
-                }
-        else:
-            log = task.traceback.strip().splitlines()[-1] if task.traceback else ""
-        rows.append(
-            JobRow(
-                kind=_("isolation check"),
-                subject=_("all orchestras"),
-                status=_task_status(task.status),
-                started_at=task.enqueued_at,
-                finished_at=task.finished_at,
-                progress="",
-                log=log,
+                # The job page shows provisioning's steps and one-time password.
+                url=f"/superadmin/orchestras/jobs/{job.pk}/"
+                if job.kind == ProvisioningJob.Kind.PROVISION
+                else "",
             )
         )
     for backup in BackupRecord.objects.all()[:limit]:

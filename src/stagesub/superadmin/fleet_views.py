@@ -21,16 +21,6 @@ def servers(request):
     return render(request, "superadmin/fleet/servers.html", {"servers": fleet.server_overview()})
 
 
-def _latest_check():
-    from django_tasks_db.models import DBTaskResult
-
-    return (
-        DBTaskResult.objects.filter(task_path=fleet.CHECK_TASK_PATH)
-        .order_by("-enqueued_at")
-        .first()
-    )
-
-
 @superadmin_required
 def incidents(request):
     rows = IsolationIncident.objects.select_related("orchestra").order_by(
@@ -40,23 +30,20 @@ def incidents(request):
     return render(
         request,
         "superadmin/fleet/incidents.html",
-        {"page": page, "keep": keep, "check": _latest_check()},
+        {"page": page, "keep": keep, "check": fleet.latest_check()},
     )
 
 
 @superadmin_required
 @require_POST
 def start_check(request):
-    from stagesub.superadmin.fleet_tasks import run_isolation_check
-
-    check = _latest_check()
-    if check is not None and check.status in ("READY", "RUNNING"):
-        messages.info(request, _("An isolation check is already waiting or running."))
-    else:
-        run_isolation_check.enqueue(request.user.get_username())
+    _job, queued = fleet.start_check(request.user)
+    if queued:
         messages.success(
             request, _("The isolation check is queued; the worker runs it within seconds.")
         )
+    else:
+        messages.info(request, _("An isolation check is already waiting or running."))
     back = request.POST.get("incident", "")
     if back.isdigit():
         return redirect("superadmin:fleet_incident", incident_id=int(back))
@@ -93,7 +80,7 @@ def incident_detail(request, incident_id):
             "refusal": fleet.resolve_refusal(incident),
             "form": form,
             "error_forms": [form] if form.errors else [],
-            "check": _latest_check(),
+            "check": fleet.latest_check(),
         },
         status=status,
     )

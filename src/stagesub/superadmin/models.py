@@ -21,6 +21,8 @@ class ProvisioningJob(models.Model):
         MIGRATE = "migrate", _("migration")
         TEST_EMAIL = "test_email", _("test e-mail")
         DECOMMISSION = "decommission", _("decommissioning")
+        # Every orchestra at once (no orchestra): the evidence that resolving an incident needs.
+        ISOLATION_CHECK = "isolation_check", _("isolation check")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
