@@ -60,6 +60,12 @@ def test_off_by_default(db, settings):
     assert not SignupRequest.objects.exists()
 
 
+def test_the_landing_page_links_to_signup_only_when_enabled(db, settings):
+    assert 'href="/signup/"' not in host_client().get("/").content.decode()
+    settings.SIGNUP_ENABLED = True
+    assert 'href="/signup/"' in host_client().get("/").content.decode()
+
+
 def test_not_on_an_orchestra_host(enabled, goteborg):
     assert host_client(goteborg).get("/signup/").status_code == 404
 
