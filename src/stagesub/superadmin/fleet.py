@@ -383,6 +383,7 @@ class JobRow:
     kind: str
     subject: str
     status: str
+    status_label: str
     started_at: datetime | None
     finished_at: datetime | None
     progress: str
@@ -414,6 +415,7 @@ def job_rows(limit: int = 100) -> list[JobRow]:
                 kind=job.get_kind_display(),
                 subject=job.subdomain or _("all orchestras"),
                 status=job.status,
+                status_label=job.get_status_display(),
                 started_at=job.started_at or job.created_at,
                 finished_at=job.finished_at,
                 progress=progress,
@@ -430,6 +432,7 @@ def job_rows(limit: int = 100) -> list[JobRow]:
                 kind=_("backup (%(kind)s)") % {"kind": backup.get_kind_display()},
                 subject=backup.orchestra_label,
                 status={"ok": "succeeded"}.get(backup.outcome, backup.outcome),
+                status_label=backup.get_outcome_display(),
                 started_at=backup.started_at,
                 finished_at=backup.finished_at,
                 progress="",
@@ -444,6 +447,7 @@ def job_rows(limit: int = 100) -> list[JobRow]:
                 kind=orchestra.operation,
                 subject=orchestra.subdomain,
                 status="running",
+                status_label=ProvisioningJob.Status.RUNNING.label,
                 started_at=orchestra.operation_started_at,
                 finished_at=None,
                 progress=orchestra.maintenance_reason,
