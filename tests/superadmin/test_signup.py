@@ -334,6 +334,15 @@ def test_welcome_link_expires(enabled, make_orchestra, settings):
     assert response.status_code == 410 and "expired" in response.content.decode()
 
 
+def test_a_subdomain_being_created_for_another_signup_is_refused_at_confirmation(enabled):
+    first = _pending()
+    second = _pending()
+    signup.confirm(signup.confirmation_token(first), request=None)
+    response = host_client().post(f"/signup/confirm/{signup.confirmation_token(second)}/")
+    assert response.status_code == 409 and "taken meanwhile" in response.content.decode()
+    assert ProvisioningJob.objects.count() == 1
+
+
 def test_a_failed_provisioning_is_recorded_and_mails_no_link(enabled, mail_server):
     request = _pending()
     signup.confirm(signup.confirmation_token(request), request=None)
@@ -346,7 +355,10 @@ def test_a_failed_provisioning_is_recorded_and_mails_no_link(enabled, mail_serve
     request.refresh_from_db()
     assert request.status == "failed" and request.error
     assert AuditEvent.objects.filter(action="signup.failed").exists()
-    assert not mail_server.received
+    (mail,) = mail_server.received
+    text = mail_server.text(mail)
+    assert "could not create" in text and "/welcome/" not in text
+    assert "Taken meanwhile" not in text and "IntegrityError" not in text
 
 
 @pytest.mark.django_db(transaction=True)

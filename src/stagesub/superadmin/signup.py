@@ -192,8 +192,16 @@ def confirm(token: str, *, request) -> SignupRequest:
         signup = SignupRequest.objects.select_for_update().get(pk=signup_id)
         if signup.status != SignupRequest.Status.PENDING:
             raise SignupRefused(_("This signup is already confirmed."), 409)
-        holder = Orchestra.objects.filter(subdomain=signup.subdomain).first()
-        if holder is not None:
+        # Another confirmed signup (or a console job) may be creating it right now: its
+        # orchestra row appears only when the worker gets to it.
+        if (
+            Orchestra.objects.filter(subdomain=signup.subdomain).exists()
+            or ProvisioningJob.objects.filter(
+                kind=ProvisioningJob.Kind.PROVISION,
+                subdomain=signup.subdomain,
+                status__in=[ProvisioningJob.Status.QUEUED, ProvisioningJob.Status.RUNNING],
+            ).exists()
+        ):
             raise SignupRefused(
                 _(
                     "The address %(subdomain)s was taken meanwhile. Please sign up again with another."
@@ -284,6 +292,24 @@ def finish(signup_id: str) -> SignupRequest:
             subdomain=signup.subdomain,
             signup=str(signup.pk),
             error=signup.error[:500],
+        )
+        # The applicant hears that it failed, not why (the error is for the operators).
+        send_mail(
+            _("Your orchestra could not be created"),
+            _(
+                "Hello %(name)s,\n\nwe could not create %(orchestra)s at %(subdomain)s.%(domain)s. "
+                "Our operators have been told. You are welcome to sign up again: %(link)s\n"
+            )
+            % {
+                "name": signup.contact_name,
+                "orchestra": signup.orchestra_name,
+                "subdomain": signup.subdomain,
+                "domain": settings.BASE_DOMAIN,
+                "link": platform_url("/signup/"),
+            },
+            settings.DEFAULT_FROM_EMAIL,
+            [signup.email],
+            fail_silently=True,
         )
         return signup
     # The generated password is never shown or sent: forget it and make it unusable, so the
