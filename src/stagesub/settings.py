@@ -143,6 +143,25 @@ STATS_PASS_BUDGET = float(os.environ.get("STAGESUB_STATS_PASS_BUDGET", "10"))
 PROVISIONING_STALE_AFTER = int(os.environ.get("STAGESUB_PROVISIONING_STALE_AFTER", "300"))
 # /readyz reports not ready when no worker pass has written its heartbeat for this many seconds.
 WORKER_HEARTBEAT_STALE = int(os.environ.get("STAGESUB_WORKER_HEARTBEAT_STALE", "120"))
+# A worker pass (its periodic jobs and tasks) running longer than this many seconds stops
+# beating, so a worker stuck in a job turns /readyz stale; shorter passes keep it fresh.
+WORKER_MAX_PASS = int(os.environ.get("STAGESUB_WORKER_MAX_PASS", "3600"))
+# Self-service signup on the platform host (/signup/): off unless "1".
+SIGNUP_ENABLED = os.environ.get("STAGESUB_SIGNUP_ENABLED", "0").lower() in (
+    "1",
+    "true",
+    "yes",
+    "on",
+)
+# Hours an applicant has to confirm the e-mail address; unconfirmed signups are then removed.
+SIGNUP_CONFIRM_HOURS = float(os.environ.get("STAGESUB_SIGNUP_CONFIRM_HOURS", "24"))
+# Hours the new admin's set-a-password link works (once).
+SIGNUP_LOGIN_LINK_HOURS = float(os.environ.get("STAGESUB_SIGNUP_LOGIN_LINK_HOURS", "72"))
+# Signups accepted per client address per hour, and per e-mail address per day.
+SIGNUP_PER_ADDRESS_PER_HOUR = int(os.environ.get("STAGESUB_SIGNUP_PER_ADDRESS_PER_HOUR", "5"))
+SIGNUP_PER_EMAIL_PER_DAY = int(os.environ.get("STAGESUB_SIGNUP_PER_EMAIL_PER_DAY", "3"))
+# The plan a self-service orchestra starts on.
+SIGNUP_PLAN = os.environ.get("STAGESUB_SIGNUP_PLAN", "small")
 
 INSTALLED_APPS = [
     "django.contrib.auth",

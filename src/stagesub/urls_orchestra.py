@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from stagesub.accounts.views import LoginView, LogoutView
 from stagesub.orchestra.views import home, orchestra_settings
+from stagesub.superadmin.signup_views import welcome
 from stagesub.views import set_language
 
 urlpatterns = [
@@ -18,6 +19,7 @@ urlpatterns = [
     path("", include("stagesub.messaging.urls")),
     path("settings/", orchestra_settings, name="settings"),
     path("", include("stagesub.accounts.urls_orchestra")),
+    path("welcome/<str:token>/", welcome, name="signup_welcome"),
 ]
 
 handler500 = "stagesub.web.views.server_error"

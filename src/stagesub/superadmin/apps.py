@@ -6,5 +6,6 @@ class SuperadminConfig(AppConfig):
     verbose_name = "Superadmin console"
 
     def ready(self) -> None:
-        # Registers the worker's snapshot refresh (superadmin.stats).
-        from stagesub.superadmin import stats  # noqa: F401
+        # Registers the worker's snapshot refresh (superadmin.stats), its removal of
+        # unconfirmed signups (superadmin.signup) and the isolation check's job runner (fleet).
+        from stagesub.superadmin import fleet, signup, stats  # noqa: F401

@@ -21,6 +21,8 @@ class ProvisioningJob(models.Model):
         MIGRATE = "migrate", _("migration")
         TEST_EMAIL = "test_email", _("test e-mail")
         DECOMMISSION = "decommission", _("decommissioning")
+        # Every orchestra at once (no orchestra): the evidence that resolving an incident needs.
+        ISOLATION_CHECK = "isolation_check", _("isolation check")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -118,3 +120,7 @@ class StatsSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.orchestra_id} @ {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+# Self-service signups live in their own module; imported here so Django finds the model.
+from stagesub.superadmin.signup_models import SignupRequest  # noqa: E402, F401

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stagesub.superadmin import users_views, views
+from stagesub.superadmin import fleet_views, signup_views, users_views, views
 
 app_name = "superadmin"
 
@@ -51,4 +51,13 @@ urlpatterns = [
     path("orchestras/jobs/<uuid:job_id>/progress/", views.job_progress, name="job_progress"),
     path("users/", users_views.user_list, name="users"),
     path("users/<int:user_id>/action/", users_views.user_action, name="user_action"),
+    path("fleet/servers/", fleet_views.servers, name="fleet_servers"),
+    path("fleet/incidents/", fleet_views.incidents, name="fleet_incidents"),
+    path("fleet/incidents/check/", fleet_views.start_check, name="fleet_check"),
+    path("fleet/incidents/<int:incident_id>/", fleet_views.incident_detail, name="fleet_incident"),
+    path("fleet/audit/", fleet_views.audit_log, name="fleet_audit"),
+    path("fleet/audit.csv", fleet_views.audit_export, name="fleet_audit_csv"),
+    path("fleet/jobs/", fleet_views.jobs, name="fleet_jobs"),
+    path("fleet/worker/", fleet_views.worker, name="fleet_worker"),
+    path("signups/", signup_views.signup_list, name="signups"),
 ]

@@ -42,7 +42,7 @@ def superadmin_required(view):
 
 
 def landing(request):
-    return render(request, "landing.html")
+    return render(request, "landing.html", {"signup_enabled": settings.SIGNUP_ENABLED})
 
 
 def _port_suffix(request) -> str:

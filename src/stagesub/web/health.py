@@ -9,6 +9,10 @@ checks and states only: never a host, URL, database name or error text (those go
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -29,6 +33,45 @@ def record_worker_heartbeat(worker_id: str = "") -> None:
     PeriodicRun.objects.update_or_create(
         name=HEARTBEAT, defaults={"last_run_at": timezone.now(), "last_result": worker_id}
     )
+
+
+@contextmanager
+def heartbeat(worker_id: str) -> Iterator[None]:
+    """Keep the heartbeat fresh while the worker's pass runs, however long its jobs take.
+
+    Written only between passes, a backup or a move longer than WORKER_HEARTBEAT_STALE would
+    make /readyz answer 503 on every web process, and a load balancer would take the whole
+    site out for a busy worker. A pass running longer than WORKER_MAX_PASS stops beating, so
+    a worker stuck in a job still shows as stale.
+    """
+    record_worker_heartbeat(worker_id)
+    stop = threading.Event()
+    started = time.monotonic()
+    interval = max(settings.WORKER_HEARTBEAT_STALE / 4, 0.1)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                if time.monotonic() - started > settings.WORKER_MAX_PASS:
+                    logger.error(
+                        "worker pass running for over %s s: heartbeat stopped",
+                        settings.WORKER_MAX_PASS,
+                    )
+                    return
+                try:
+                    record_worker_heartbeat(worker_id)
+                except Exception:
+                    logger.exception("the worker heartbeat could not be written")
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name="worker-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def readiness() -> tuple[bool, dict[str, str]]:

@@ -7,7 +7,7 @@ from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Worker
 
 from stagesub.tenancy.scheduler import run_due_jobs
-from stagesub.web.health import record_worker_heartbeat
+from stagesub.web.health import heartbeat
 
 logger = logging.getLogger("stagesub.worker")
 
@@ -26,24 +26,27 @@ class Command(BaseCommand):
         last: dict[str, str] = {}
         while True:
             close_old_connections()
-            record_worker_heartbeat(worker_id)  # read by /readyz
-            for name, result in run_due_jobs():
-                # A quiet pass every two seconds says the same thing each time: print a job's
-                # result when it changes (every one with --once).
-                if once or last.get(name) != result:
-                    self.stdout.write(f"[{name}] {result}")
-                last[name] = result
-            # Drain the task queue (provisioning from the console, ...), then come back.
-            Worker(
-                queue_names=["*"],
-                interval=0,
-                batch=True,
-                backend_name="default",
-                startup_delay=False,
-                max_tasks=None,
-                worker_id=worker_id,
-                excluded_queue_names=[],
-            ).run()
+            with heartbeat(worker_id):  # read by /readyz
+                self._pass(worker_id, once, last)
             if once:
                 return
             time.sleep(interval)
+
+    def _pass(self, worker_id: str, once: bool, last: dict[str, str]) -> None:
+        for name, result in run_due_jobs():
+            # A quiet pass every two seconds says the same thing each time: print a job's
+            # result when it changes (every one with --once).
+            if once or last.get(name) != result:
+                self.stdout.write(f"[{name}] {result}")
+            last[name] = result
+        # Drain the task queue (provisioning from the console, ...), then come back.
+        Worker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=worker_id,
+            excluded_queue_names=[],
+        ).run()
