@@ -31,6 +31,7 @@ PUBLIC = {
     "accounts:password_reset_done",
     "accounts:password_reset_confirm",
     "accounts:password_reset_complete",
+    "signup_welcome",
 }
 
 # The admin-only views and actions that exist today: settings, users, imports, deletions.
