@@ -241,7 +241,8 @@ def _with_counts(group_emails):
         status: Count("messages", filter=Q(messages__status=status))
         for status in ("sent", "queued", "sending", "failed", "cancelled")
     }
-    return group_emails.annotate(**by_status)
+    # (an aggregating query ignores Meta.ordering: the order is said again)
+    return group_emails.annotate(**by_status).order_by("-created_at", "-pk")
 
 
 @staff_required
