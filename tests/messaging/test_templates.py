@@ -224,7 +224,6 @@ def test_templates_belong_to_their_orchestra(goteborg, malmo):
     assert request_template_unchanged(malmo)
 
 
-@pytest.mark.django_db(transaction=True)
 def test_two_admins_saving_at_once_both_land_in_the_history_in_order(goteborg):
     texts = {"a": "Text A {{firstName}}", "b": "Text B {{firstName}}"}
     barrier, errors = threading.Barrier(2), []
