@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -204,10 +205,15 @@ def group_email(request):
             by=request.user.get_username(),
         )
         if sent.group_email is not None:
+            count = sent.group_email.recipient_count
             messages.success(
                 request,
-                _("The e-mail is queued for %(n)s recipients.")
-                % {"n": sent.group_email.recipient_count},
+                ngettext(
+                    "The e-mail is queued for %(n)s recipient.",
+                    "The e-mail is queued for %(n)s recipients.",
+                    count,
+                )
+                % {"n": count},
             )
             return redirect("messaging:group_email_detail", pk=sent.group_email.pk)
         found = sent.recipients
