@@ -115,6 +115,8 @@ class GroupEmailForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("project", "need", "instrument", "position", "ranking_list"):
+            self.fields[name].empty_label = _("All")
         # Projects still worth writing about: not archived, not over more than a month ago.
         recent = timezone.localdate() - datetime.timedelta(days=31)
         projects = Project.objects.filter(is_archived=False, start_date__gte=recent).order_by(
