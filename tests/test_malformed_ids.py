@@ -107,6 +107,10 @@ REFUSED_WITH_A_MESSAGE: dict[str, list[tuple[dict, str]]] = {
         ({"first_name": "Ny", "last_name": "Musiker", "email": "ny@example.se"}, "positions")
     ],
     "roster:import": [({}, "token")],
+    "messaging:group_email": [
+        ({"subject": "Hej", "body": "Hej", "status": "active"}, field)
+        for field in ("project", "need", "instrument", "position", "ranking_list", "files")
+    ],
 }
 # Routes whose POST body carries no id (or that take no POST): their URL ids are still walked.
 NO_BODY_IDS = {
@@ -146,6 +150,14 @@ NO_BODY_IDS = {
     "offers:live",
     "offers:send_need",
     "messaging:mailbox",
+    "messaging:templates",
+    "messaging:sender",
+    "messaging:template",
+    "messaging:template_preview",
+    "messaging:template_reset",
+    "messaging:group_email_history",
+    "messaging:group_email_detail",
+    "messaging:unsubscribe",
 }
 
 
@@ -208,6 +220,8 @@ def world(goteborg):
             "offer_id": offer.offer_id,
             "token": offers.response_url(goteborg, offer).rstrip("/").rsplit("/", 1)[1],
             "fmt": "csv",
+            "kind": "request",
+            "language": "sv",
             "instrument_pk": str(violin.instrument_id),
             "position_pk": str(violin.pk),
             # body values

@@ -13,7 +13,7 @@ from stagesub.messaging.rendering import VARIABLES, check
 from stagesub.projects.models import Need, Project, ProjectFile
 from stagesub.rankings.models import RankingList
 from stagesub.roster.models import Instrument, Musician, Position
-from stagesub.validation import email_address, single_line
+from stagesub.validation import email_address, parse_id, single_line
 
 BODY_LIMIT = 10_000
 
@@ -66,6 +66,19 @@ class SenderForm(forms.ModelForm):
         return signature
 
 
+class _FilesField(forms.ModelMultipleChoiceField):
+    def _check_values(self, value):
+        # An id beyond the column's range would fail in the database (SQLite: OverflowError).
+        for pk in value:
+            if parse_id(str(pk)) is None:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)
+
+
 def _position_label(position: Position) -> str:
     return f"{position.instrument.name} – {position.name}"
 
@@ -105,7 +118,7 @@ class GroupEmailForm(forms.Form):
         strip=False,
         widget=forms.Textarea(attrs={"rows": 10}),
     )
-    files = forms.ModelMultipleChoiceField(
+    files = _FilesField(
         label=_("Attach project files"),
         queryset=ProjectFile.objects.none(),
         required=False,
