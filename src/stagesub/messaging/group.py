@@ -21,7 +21,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from stagesub.messaging import outbox
-from stagesub.messaging.models import GroupEmail, GroupOptOut, Kind, Message, SenderSettings
+from stagesub.messaging.models import GroupEmail, GroupOptOut, Kind, SenderSettings
 from stagesub.messaging.rendering import fill, signed
 from stagesub.offers.models import Offer
 from stagesub.projects.models import Need, Project, ProjectFile
@@ -286,11 +286,3 @@ def send(
             )
         note_due(now)
     return Sent(group_email)
-
-
-def progress(group_email: GroupEmail) -> dict[str, int]:
-    """How many of its messages are in each outbox state (every state present, 0 if none)."""
-    counts = dict.fromkeys(Message.Status.values, 0)
-    for status in group_email.messages.values_list("status", flat=True):
-        counts[status] += 1
-    return counts
