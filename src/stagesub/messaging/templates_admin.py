@@ -136,7 +136,12 @@ def diff(change: TemplateChange) -> list[str]:
     lines = difflib.unified_diff(
         change.old_body.splitlines(), change.new_body.splitlines(), lineterm="", n=1
     )
-    return [line for line in lines if not line.startswith(("---", "+++"))]
+    # ("@@ -2,10 +2,2 @@" says where in the text: an ellipsis says it to a person.)
+    return [
+        "…" if line.startswith("@@") else line
+        for line in lines
+        if not line.startswith(("---", "+++"))
+    ]
 
 
 @dataclass(frozen=True)
