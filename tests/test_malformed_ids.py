@@ -108,6 +108,10 @@ REFUSED_WITH_A_MESSAGE: dict[str, list[tuple[dict, str]]] = {
         ({"first_name": "Ny", "last_name": "Musiker", "email": "ny@example.se"}, "positions")
     ],
     "roster:import": [({}, "token")],
+    "messaging:group_email": [
+        ({"subject": "Hej", "body": "Hej", "status": "active"}, field)
+        for field in ("project", "need", "instrument", "position", "ranking_list", "files")
+    ],
 }
 # Routes whose POST body carries no id (or that take no POST): their URL ids are still walked.
 NO_BODY_IDS = {
@@ -157,6 +161,14 @@ NO_BODY_IDS = {
     "accounts:password_reset_confirm",
     "accounts:password_reset_complete",
     "accounts:users",
+    "messaging:templates",
+    "messaging:sender",
+    "messaging:template",
+    "messaging:template_preview",
+    "messaging:template_reset",
+    "messaging:group_email_history",
+    "messaging:group_email_detail",
+    "messaging:unsubscribe",
 }
 
 
@@ -219,6 +231,8 @@ def world(goteborg):
             "offer_id": offer.offer_id,
             "token": offers.response_url(goteborg, offer).rstrip("/").rsplit("/", 1)[1],
             "fmt": "csv",
+            "kind": "request",
+            "language": "sv",
             "instrument_pk": str(violin.instrument_id),
             "position_pk": str(violin.pk),
             # body values

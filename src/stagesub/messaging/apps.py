@@ -6,4 +6,7 @@ class MessagingConfig(sides.OrchestraAppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from stagesub.messaging import defaults  # noqa: F401  (seeds the default templates)
+        from stagesub.messaging import (  # noqa: F401
+            defaults,  # seeds the default templates
+            hooks,  # the musician page's group e-mail section
+        )

@@ -1,8 +1,7 @@
 """The default message templates every orchestra starts with, in Swedish and English.
 
 Placeholders are written {{name}}; `rendering.VARIABLES` is the one list of names the sending
-code supplies. Editing templates in the UI is a later issue; the rows are seeded now so that
-edits will have something to change.
+code supplies. The rows are seeded; admins edit them on /templates/ and can reset one to these.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from django.db import connections
 from django.db.models import Min
 from django.utils import timezone
 
-from stagesub.messaging.models import Message
+from stagesub.messaging.models import Message, SenderSettings
 from stagesub.projects.files import path_of
 from stagesub.projects.models import ProjectFile
 from stagesub.tenancy.context import current_binding, orchestra_atomic
@@ -112,21 +112,38 @@ class _Outages:
 outages = _Outages()
 
 
-def _sender(orchestra_name: str) -> str:
+def _sender(name: str) -> str:
     address = settings.DEFAULT_FROM_EMAIL
-    # "Göteborgs Symfoniker <no-reply@…>": the orchestra's name, the platform's address.
+    # "Göteborgs Symfoniker <no-reply@…>": the orchestra's (sender) name, the platform's address.
     if "<" in address:
         address = address.split("<", 1)[1].rstrip(">")
-    name = orchestra_name.replace('"', "'")
+    # One line whatever was stored (the settings form refuses line breaks already).
+    name = " ".join(name.replace('"', "'").split())
     return f'"{name}" <{address}>'
 
 
-def _email(message: Message, sender: str, connection) -> EmailMessage:
+@dataclass(frozen=True)
+class _From:
+    sender: str
+    reply_to: list[str]
+
+
+def _from(orchestra_name: str) -> _From:
+    """The orchestra's sender settings, read once per batch."""
+    current = SenderSettings.current()
+    return _From(
+        sender=_sender(current.sender_name or orchestra_name),
+        reply_to=[current.reply_to] if current.reply_to else [],
+    )
+
+
+def _email(message: Message, origin: _From, connection) -> EmailMessage:
     email = EmailMessage(
         subject=message.subject,
         body=message.body,
-        from_email=sender,
+        from_email=origin.sender,
         to=[message.to_email],
+        reply_to=origin.reply_to,
         connection=connection,
         headers={"Message-ID": f"<{message.uid}@stagesub>"},
     )
@@ -246,7 +263,7 @@ def deliver_due(
     if retry_at is not None:
         report.deferred = _defer(due, retry_at)  # the server failed moments ago: not again yet
         return report
-    sender = _sender(orchestra_name)
+    origin = _from(orchestra_name)
     # One SMTP session for the whole batch, opened when the first message is ready.
     connection = get_connection(fail_silently=False)
     try:
@@ -268,7 +285,7 @@ def deliver_due(
                 )
                 continue
             try:
-                email = _email(message, sender, connection)
+                email = _email(message, origin, connection)
             except Exception as exc:  # a missing attachment, say: retry this one later
                 _message_failed(message, exc, None, clock(), subdomain)
                 report.failed += 1

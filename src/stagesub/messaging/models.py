@@ -16,6 +16,7 @@ class Kind(models.TextChoices):
     CONFIRMATION = "confirmation", _("Confirmation")
     POSITION_FILLED = "position_filled", _("Position filled")
     WITHDRAWN = "withdrawn", _("Request withdrawn")
+    GROUP = "group", _("Group e-mail")
 
 
 class MessageTemplate(models.Model):
@@ -35,6 +36,84 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.language})"
+
+
+class TemplateChange(models.Model):
+    """One saved edit (or reset) of a template: who, when, and the text before and after."""
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    language = models.CharField(max_length=2, choices=Musician.Language.choices)
+    old_subject = models.CharField(max_length=200)
+    old_body = models.TextField()
+    new_subject = models.CharField(max_length=200)
+    new_body = models.TextField()
+    reset = models.BooleanField(default=False)  # back to the built-in default
+    changed_by = models.CharField(max_length=150)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        indexes = [models.Index(fields=["kind", "language", "changed_at"], name="template_history")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.language}) by {self.changed_by}"
+
+
+class SenderSettings(models.Model):
+    """How the orchestra's e-mail is signed and answered (one row, id = 1; defaults when absent)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    # Shown as the sender; blank means the orchestra's name. The address stays the platform's.
+    sender_name = models.CharField(_("sender name"), max_length=100, blank=True, default="")
+    reply_to = models.EmailField(_("reply-to address"), max_length=254, blank=True, default="")
+    signature = models.TextField(_("signature"), max_length=1000, blank=True, default="")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="single_sender_row")]
+
+    def __str__(self) -> str:
+        return "sender settings"
+
+    @classmethod
+    def current(cls) -> SenderSettings:
+        # Read without creating: every message reads it, and a GET must not write.
+        return cls.objects.filter(pk=1).first() or cls()
+
+
+class GroupEmail(models.Model):
+    """One group e-mail as the staff sent it; each recipient's copy is a Message of the outbox."""
+
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    # The recipient filters as chosen, in words (shown in the history).
+    audience = models.CharField(max_length=500)
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attachment_ids = models.JSONField(default=list, blank=True)
+    recipient_count = models.PositiveIntegerField()
+    sent_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class GroupOptOut(models.Model):
+    """A musician who asked (by the link in a group e-mail) to get no more group e-mails.
+
+    Requests for work, reminders and confirmations still go out."""
+
+    musician = models.OneToOneField(
+        Musician, on_delete=models.CASCADE, related_name="group_opt_out"
+    )
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.musician_id} opted out"
 
 
 class Message(models.Model):
@@ -67,6 +146,9 @@ class Message(models.Model):
     )
     musician = models.ForeignKey(
         Musician, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    group_email = models.ForeignKey(
+        GroupEmail, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
     )
     to_email = models.EmailField(max_length=254)
     language = models.CharField(max_length=2)

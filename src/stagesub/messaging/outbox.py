@@ -47,6 +47,32 @@ def queue(
     )
 
 
+def queue_written(
+    *,
+    kind: str,
+    musician,
+    subject: str,
+    body: str,
+    now: datetime.datetime,
+    group_email=None,
+    attachment_ids: list[int] | None = None,
+) -> Message:
+    """Queue an e-mail whose text the caller wrote (a group e-mail); the caller tells the
+    scheduler once for all of them (`tenancy.due.note_due`)."""
+    return _store(
+        now=now,
+        schedule=False,
+        kind=kind,
+        musician=musician,
+        group_email=group_email,
+        to_email=musician.email,
+        language=musician.preferred_language,
+        subject=" ".join(subject.split()),
+        body=body,
+        attachment_ids=list(attachment_ids or []),
+    )
+
+
 def requeue(message: Message, *, now: datetime.datetime) -> Message:
     """A copy of a message to send again (staff "resend"), to the musician's current address;
     the original stays as it was."""
@@ -56,6 +82,7 @@ def requeue(message: Message, *, now: datetime.datetime) -> Message:
         kind=message.kind,
         offer=message.offer,
         musician=message.musician,
+        group_email=message.group_email,
         to_email=message.musician.email if message.musician else message.to_email,
         language=message.language,
         subject=message.subject,
