@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from stagesub.superadmin.models import StatsSnapshot
@@ -218,6 +219,10 @@ class Bar:
     height: int
     week: datetime.date
     count: int
+
+    @property
+    def label(self) -> str:
+        return gettext("wk %(n)s") % {"n": self.week.isocalendar().week}
 
 
 CHART_WIDTH, CHART_HEIGHT, BAR_WIDTH = 240, 110, 16

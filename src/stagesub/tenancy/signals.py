@@ -22,6 +22,6 @@ def _staff_users_within_plan(sender, instance, raw=False, **kwargs) -> None:
         return  # already counted: an edit of an active user adds no one
     from stagesub.tenancy.plans import refuse_beyond_staff_users
 
-    refuse_beyond_staff_users(
-        Orchestra.objects.get(pk=instance.orchestra_id), adding_pk=instance.pk
-    )
+    orchestra = Orchestra.objects.filter(pk=instance.orchestra_id).first()
+    if orchestra is not None:  # gone (a swept provisioning): the insert itself fails
+        refuse_beyond_staff_users(orchestra, adding_pk=instance.pk)
