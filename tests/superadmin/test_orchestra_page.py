@@ -109,13 +109,18 @@ def test_migrate_now_brings_the_database_to_the_code(console, goteborg):
 
 
 def test_test_email_goes_out_with_the_orchestras_sender(console, goteborg, mail_server):
+    from stagesub.messaging.models import SenderSettings
+
+    with use_orchestra(goteborg):
+        SenderSettings.objects.create(sender_name="GSO kansliet", reply_to="kansli@gso.example")
     bad = console.post(_url(goteborg, "test-email"), {"to": "a b@c.se"})
     assert bad.status_code == 400 and 'data-testid="error-summary"' in bad.content.decode()
     assert console.post(_url(goteborg, "test-email"), {"to": "ops@example.org"}).status_code == 302
     (job,) = _run_queued()
     assert job.status == "succeeded", job.error
     (message,) = mail_server.to("ops@example.org")
-    assert "Göteborgs Symfoniker" in message["From"]
+    assert "GSO kansliet" in message["From"]
+    assert message["Reply-To"] == "kansli@gso.example"
 
 
 def test_edit_details_refuses_line_breaks_and_keeps_nothing_half_written(console, goteborg):

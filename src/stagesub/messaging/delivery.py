@@ -123,21 +123,21 @@ def _sender(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class _From:
+class Origin:
     sender: str
     reply_to: list[str]
 
 
-def _from(orchestra_name: str) -> _From:
-    """The orchestra's sender settings, read once per batch."""
+def origin_of(orchestra_name: str) -> Origin:
+    """The bound orchestra's sender settings (From, Reply-To), read once per batch."""
     current = SenderSettings.current()
-    return _From(
+    return Origin(
         sender=_sender(current.sender_name or orchestra_name),
         reply_to=[current.reply_to] if current.reply_to else [],
     )
 
 
-def _email(message: Message, origin: _From, connection) -> EmailMessage:
+def _email(message: Message, origin: Origin, connection) -> EmailMessage:
     email = EmailMessage(
         subject=message.subject,
         body=message.body,
@@ -263,7 +263,7 @@ def deliver_due(
     if retry_at is not None:
         report.deferred = _defer(due, retry_at)  # the server failed moments ago: not again yet
         return report
-    origin = _from(orchestra_name)
+    origin = origin_of(orchestra_name)
     # One SMTP session for the whole batch, opened when the first message is ready.
     connection = get_connection(fail_silently=False)
     try:

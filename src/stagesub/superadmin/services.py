@@ -158,16 +158,22 @@ def _migrate(job: ProvisioningJob, step: Step, log: Log) -> None:
 
 @runner(ProvisioningJob.Kind.TEST_EMAIL)
 def _test_email(job: ProvisioningJob, step: Step, log: Log) -> None:
-    from stagesub.messaging.delivery import _sender
+    from stagesub.messaging.delivery import origin_of
+    from stagesub.tenancy.binding import binding_for
+    from stagesub.tenancy.context import bind
 
     orchestra = _orchestra_of(job)
     step("send")
-    sender = _sender(orchestra.name)  # the orchestra's own sender, as its messages carry it
+    # The orchestra's own sender name and reply-to, as every message of the orchestra carries them.
+    with bind(binding_for(orchestra)):
+        origin = origin_of(orchestra.name)
+    sender = origin.sender
     EmailMessage(
         subject=_("Test e-mail from %(name)s") % {"name": orchestra.name},
         body=_("This test e-mail was sent from the StageSub console with the sender of %(name)s.")
         % {"name": orchestra.name},
         from_email=sender,
+        reply_to=origin.reply_to,
         to=[job.params["to"]],
         connection=get_connection(fail_silently=False),
     ).send()
