@@ -120,6 +120,7 @@ NO_BODY_IDS = {
     "logout",
     "set_language",
     "settings",
+    "signup_welcome",  # its token is signed; a bad one is refused with 404
     "roster:musicians",
     "roster:musician",
     "roster:musician_edit",  # the same form as musician_create
