@@ -7,8 +7,10 @@ state, asks the pure engine what to do, and writes the result: offer rows, the c
 log, and the e-mails in the outbox. Two musicians answering yes to the last seat at once are
 therefore handled one after the other: exactly one gets it. A decision that asks musicians also
 locks the project row and decides again, so two needs of one project never pick the same
-musician at once; the partial unique constraint on offers (one live offer per musician and
-project) backs this up, and a transaction it refuses is retried from the start.
+musician at once; it then locks the rows of the musicians it asks and decides once more, so
+two projects whose days overlap never book the same musician at once. The partial unique
+constraint on offers (one live offer per musician and project) backs this up, and a
+transaction it refuses is retried from the start.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.db.models import Count, Exists, OuterRef
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -109,6 +111,35 @@ def project_needs(project: Project):
     )
 
 
+def bookings_overlapping(project: Project) -> dict[int, tuple[selection.Booking, ...]]:
+    """Musician -> their pending and accepted offers in other projects whose days overlap
+    `project`'s. Archived projects do not count: no request goes out for them any more."""
+    rows = (
+        Offer.objects.filter(
+            status__in=(engine.PENDING, engine.ACCEPTED),
+            project__is_archived=False,
+            project__start_date__lte=project.end_date,
+            project__end_date__gte=project.start_date,
+        )
+        .exclude(project_id=project.pk)
+        .order_by("project__start_date", "pk")
+        .values_list(
+            "musician_id",
+            "project_id",
+            "project__project_id",
+            "project__name",
+            "project__start_date",
+            "project__end_date",
+            "status",
+        )
+    )
+    bookings: dict[int, list[selection.Booking]] = {}
+    for musician, pk, readable, name, start, end, status in rows:
+        booking = selection.Booking(pk, f"{readable} {name}", start, end, status)
+        bookings.setdefault(musician, []).append(booking)
+    return {m: tuple(b) for m, b in bookings.items()}
+
+
 def project_facts(
     project: Project, *, rule: str, only: Need | None = None
 ) -> selection.ProjectFacts:
@@ -124,7 +155,13 @@ def project_facts(
         needs = tuple(need_view(n, accepted.get(n.pk, 0)) for n in project_needs(project))
     else:
         needs = (need_view(only, accepted.get(only.pk, 0)),)
-    return selection.ProjectFacts(blocking=blocking, needs=needs, rule=rule)
+    return selection.ProjectFacts(
+        blocking=blocking,
+        needs=needs,
+        rule=rule,
+        period=(project.start_date, project.end_date),
+        bookings=bookings_overlapping(project),
+    )
 
 
 def _offer_state(need: Need) -> engine.NeedState:
@@ -151,6 +188,32 @@ def _candidates(need: Need, rule: str) -> tuple[int, ...]:
     facts = project_facts(need.project, rule=rule, only=need)
     view = next(v for v in facts.needs if v.need_id == need.pk)
     return selection.candidates(view, facts)
+
+
+def _decide_under_musician_locks(
+    need: Need, state: engine.NeedState, event: engine.Event, rule: str
+) -> engine.Decision:
+    """Decide, then lock the rows of the musicians the decision asks and decide again on
+    candidates read under those locks, until it asks only locked musicians.
+
+    The project lock keeps two needs of one project apart; this keeps two projects whose days
+    overlap apart: whoever locks a musician first books them, and the other reads that
+    booking (committed when the lock is released) and asks someone else. Locks are taken in
+    musician order within a round; a rare cross-round deadlock is retried by _act.
+    """
+    decision = engine.decide(state, event)
+    locked: set[int] = set()
+    while decision.ask and not locked.issuperset(decision.ask):
+        new = sorted(set(decision.ask) - locked)
+        list(Musician.objects.select_for_update().filter(pk__in=new).values_list("pk", flat=True))
+        locked.update(new)
+        state = replace(state, candidates=_candidates(need, rule))
+        decision = engine.decide(state, event)
+    return decision
+
+
+def _deadlock(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) == "40P01"  # PostgreSQL deadlock_detected
 
 
 def _locked_need(need_pk: int) -> Need:
@@ -353,7 +416,11 @@ def _act(
                         .values_list("pk", flat=True)
                     )
                     state = replace(state, candidates=_candidates(need, settings.conflict_rule))
-                decision = engine.decide(state, event)
+                    decision = _decide_under_musician_locks(
+                        need, state, event, settings.conflict_rule
+                    )
+                else:
+                    decision = engine.decide(state, event)
                 if expected is not None and fingerprint(decision) != expected:
                     # Staff confirmed a preview that no longer holds: write nothing.
                     return Outcome(engine.Decision(refused=CHANGED), event=event)
@@ -363,6 +430,9 @@ def _act(
             # The constraint refused a second live offer for a musician (a path that did not
             # take the project lock). Start again: the musician is now blocked.
             if attempt == RETRIES - 1:
+                raise
+        except OperationalError as error:
+            if not _deadlock(error) or attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from stagesub.orchestra.ids import next_readable_id
 from stagesub.projects import usage
 from stagesub.projects.models import Need, Project, ProjectList, ProjectListEntry
+from stagesub.projects.weeks import week_end
 from stagesub.rankings.models import RankingList
 from stagesub.roster.models import Musician, Position, Qualification
 from stagesub.tenancy.context import orchestra_atomic
@@ -22,10 +23,17 @@ from stagesub.validation import too_long
 MAX_RESPONSE_HOURS = 4500  # about six months
 
 
+# A project longer than this is a typing mistake, not a production (it would keep every
+# musician booked in it from being asked for anything else for that long).
+MAX_PROJECT_DAYS = 366
+
+
 @dataclass
 class ProjectData:
     name: str
     start_date: datetime.date
+    # None: the Sunday of the start week (a project given by its week).
+    end_date: datetime.date | None = None
     rehearsal_schedule: str = ""
     concert_info: str = ""
     notes: str = ""
@@ -38,9 +46,17 @@ def _clean_project(data: ProjectData) -> ProjectData:
         too_long(data.name.strip(), Project._meta.get_field("name").max_length)
     except ValidationError as exc:
         raise ValidationError({"name": exc.messages}) from None
+    end = data.end_date or week_end(data.start_date)
+    if end < data.start_date:
+        raise ValidationError({"end_date": _("The project cannot end before it starts.")})
+    if (end - data.start_date).days >= MAX_PROJECT_DAYS:
+        raise ValidationError(
+            {"end_date": _("A project can last at most %(n)s days.") % {"n": MAX_PROJECT_DAYS}}
+        )
     return ProjectData(
         name=data.name.strip(),
         start_date=data.start_date,
+        end_date=end,
         rehearsal_schedule=data.rehearsal_schedule.strip(),
         concert_info=data.concert_info.strip(),
         notes=data.notes.strip(),
