@@ -183,4 +183,3 @@ def test_a_musician_booked_in_an_overlapping_project_is_not_asked():
     assert (verdicts[1].reason, verdicts[1].booking.label) == (sel.BUSY_ELSEWHERE, "PROJ007 Verdi")
     assert (verdicts[2].reason, verdicts[2].offer_status) == (sel.BUSY_ELSEWHERE, "pending")
     assert sel.candidates(n, facts) == (3, 4)
-

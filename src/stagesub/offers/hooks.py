@@ -59,6 +59,17 @@ def _project_section(project):
     return live.panel(project)
 
 
+def _booking_section(project):
+    from stagesub.offers.services import busy_on_lists
+    from stagesub.orchestra.models import OrchestraSettings
+
+    return {
+        "project": project,
+        "busy": busy_on_lists(project),
+        "rule": OrchestraSettings.current().conflict_rule,
+    }
+
+
 def _offer_history(musician):
     offers = list(
         Offer.objects.filter(musician=musician).select_related(
@@ -69,6 +80,7 @@ def _offer_history(musician):
 
 
 project_sections.register_section("offers/_panel.html", context=_project_section, order=10)
+project_sections.register_section("offers/_booking.html", context=_booking_section, order=5)
 profile.register_section("offers/profile_section.html", context=_offer_history, order=30)
 
 

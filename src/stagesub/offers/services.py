@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
@@ -111,11 +111,17 @@ def project_needs(project: Project):
     )
 
 
-def bookings_overlapping(project: Project) -> dict[int, tuple[selection.Booking, ...]]:
+def bookings_overlapping(
+    project: Project, *, musicians=None
+) -> dict[int, tuple[selection.Booking, ...]]:
     """Musician -> their pending and accepted offers in other projects whose days overlap
-    `project`'s. Archived projects do not count: no request goes out for them any more."""
+    `project`'s (of `musicians` only, a query of pks, when given). Archived projects do not
+    count: no request goes out for them any more."""
+    offers = (
+        Offer.objects.all() if musicians is None else Offer.objects.filter(musician__in=musicians)
+    )
     rows = (
-        Offer.objects.filter(
+        offers.filter(
             status__in=(engine.PENDING, engine.ACCEPTED),
             project__is_archived=False,
             project__start_date__lte=project.end_date,
@@ -138,6 +144,28 @@ def bookings_overlapping(project: Project) -> dict[int, tuple[selection.Booking,
         booking = selection.Booking(pk, f"{readable} {name}", start, end, status)
         bookings.setdefault(musician, []).append(booking)
     return {m: tuple(b) for m, b in bookings.items()}
+
+
+@dataclass(frozen=True)
+class BusyMusician:
+    musician: Musician
+    booking: selection.Booking
+
+
+def busy_on_lists(project: Project) -> list[BusyMusician]:
+    """Musicians on the lists of the project's live needs who are already booked or asked in
+    another project on some of its days (the project page's warning), by name."""
+    live = project.needs.exclude(status=Need.Status.ARCHIVED)
+    on_lists = Musician.objects.filter(
+        Q(ranking_entries__ranking_list__needs__in=live)
+        | Q(project_list_entries__project_list__needs__in=live)
+    ).values("pk")
+    bookings = bookings_overlapping(project, musicians=on_lists)
+    musicians = Musician.objects.in_bulk(list(bookings))
+    return sorted(
+        (BusyMusician(musicians[pk], booked[0]) for pk, booked in bookings.items()),
+        key=lambda b: (b.musician.last_name, b.musician.first_name, b.musician.pk),
+    )
 
 
 def project_facts(
