@@ -51,6 +51,12 @@ usage.register_offer_counter(_offers_sent)
 usage.register_offer_counts(_offer_counts)
 usage.register_asked_musicians(_asked)
 usage.register_accepted_musicians(_accepted)
+usage.register_offer_count_expressions(
+    lambda: {
+        "sent": Count("offers"),
+        "accepted": Count("offers", filter=Q(offers__status=engine.ACCEPTED)),
+    }
+)
 
 
 def _project_section(project):

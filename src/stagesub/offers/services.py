@@ -111,38 +111,32 @@ def project_needs(project: Project):
     )
 
 
-def bookings_overlapping(
-    project: Project, *, musicians=None
-) -> dict[int, tuple[selection.Booking, ...]]:
-    """Musician -> their pending and accepted offers in other projects whose days overlap
-    `project`'s (of `musicians` only, a query of pks, when given). Archived projects do not
-    count: no request goes out for them any more."""
-    offers = (
-        Offer.objects.all() if musicians is None else Offer.objects.filter(musician__in=musicians)
+def _overlapping_offers(project: Project):
+    """Pending and accepted offers in other projects whose days overlap `project`'s. Archived
+    projects do not count: no request goes out for them any more."""
+    return Offer.objects.filter(
+        status__in=(engine.PENDING, engine.ACCEPTED),
+        project__is_archived=False,
+        project__start_date__lte=project.end_date,
+        project__end_date__gte=project.start_date,
+    ).exclude(project_id=project.pk)
+
+
+def _booking(offer: Offer) -> selection.Booking:
+    other = offer.project
+    return selection.Booking(
+        other.pk, f"{other.project_id} {other.name}", other.start_date, other.end_date, offer.status
     )
-    rows = (
-        offers.filter(
-            status__in=(engine.PENDING, engine.ACCEPTED),
-            project__is_archived=False,
-            project__start_date__lte=project.end_date,
-            project__end_date__gte=project.start_date,
-        )
-        .exclude(project_id=project.pk)
-        .order_by("project__start_date", "pk")
-        .values_list(
-            "musician_id",
-            "project_id",
-            "project__project_id",
-            "project__name",
-            "project__start_date",
-            "project__end_date",
-            "status",
-        )
-    )
+
+
+def bookings_overlapping(project: Project) -> dict[int, tuple[selection.Booking, ...]]:
+    """Musician -> their bookings in other projects on some of `project`'s days."""
     bookings: dict[int, list[selection.Booking]] = {}
-    for musician, pk, readable, name, start, end, status in rows:
-        booking = selection.Booking(pk, f"{readable} {name}", start, end, status)
-        bookings.setdefault(musician, []).append(booking)
+    offers = (
+        _overlapping_offers(project).select_related("project").order_by("project__start_date", "pk")
+    )
+    for offer in offers:
+        bookings.setdefault(offer.musician_id, []).append(_booking(offer))
     return {m: tuple(b) for m, b in bookings.items()}
 
 
@@ -154,18 +148,24 @@ class BusyMusician:
 
 def busy_on_lists(project: Project) -> list[BusyMusician]:
     """Musicians on the lists of the project's live needs who are already booked or asked in
-    another project on some of its days (the project page's warning), by name."""
+    another project on some of its days (the project page's warning), by name; one query."""
     live = project.needs.exclude(status=Need.Status.ARCHIVED)
     on_lists = Musician.objects.filter(
         Q(ranking_entries__ranking_list__needs__in=live)
         | Q(project_list_entries__project_list__needs__in=live)
     ).values("pk")
-    bookings = bookings_overlapping(project, musicians=on_lists)
-    musicians = Musician.objects.in_bulk(list(bookings))
-    return sorted(
-        (BusyMusician(musicians[pk], booked[0]) for pk, booked in bookings.items()),
-        key=lambda b: (b.musician.last_name, b.musician.first_name, b.musician.pk),
+    offers = (
+        _overlapping_offers(project)
+        .filter(musician__in=on_lists)
+        .select_related("project", "musician")
+        .order_by(
+            "musician__last_name", "musician__first_name", "musician_id", "project__start_date"
+        )
     )
+    busy: dict[int, BusyMusician] = {}
+    for offer in offers:  # the earliest booking of each names them
+        busy.setdefault(offer.musician_id, BusyMusician(offer.musician, _booking(offer)))
+    return list(busy.values())
 
 
 def project_facts(

@@ -7,7 +7,19 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -448,38 +460,62 @@ def staffing(project: Project) -> dict:
     return staffing_of([project])[project.pk]
 
 
-def staffing_of(projects: list[Project]) -> dict[int, dict]:
-    """staffing() for many projects in two queries, whatever their number (the project list)."""
-    counts = usage.offer_counts(projects)
-    needs: dict[int, list[Need]] = {p.pk: [] for p in projects}
-    for need in Need.objects.filter(project__in=projects):
-        needs[need.project_id].append(need)
-    result = {}
-    for project in projects:
-        live = [n for n in needs[project.pk] if n.status != Need.Status.ARCHIVED]
-        needed = sum(n.quantity for n in live)
-        accepted = sum(counts.get(n.pk, (0, 0))[1] for n in live)
-        sent = sum(counts.get(n.pk, (0, 0))[0] for n in needs[project.pk])
-        if not live:
-            label, percent = "no_needs", None
-        elif not sent:
-            label, percent = "not_started", 0
-        else:
-            percent = round(100 * accepted / needed) if needed else 0
-            label = "full" if accepted >= needed else "partial"
-        colour = (
-            None
-            if percent is None
-            else ("green" if percent >= 80 else "yellow" if percent >= 50 else "red")
+def with_staffing(projects: QuerySet) -> QuerySet:
+    """`projects` with their staffing counted in the database (one query for a whole page,
+    and something to sort by): staffing_needed, staffing_accepted (seats of needs not
+    archived), staffing_sent (offers of every need) and staffing_share (accepted / needed;
+    NULL without needs)."""
+    counts = usage.offer_count_expressions()
+    per_project = Need.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    live = per_project.exclude(status=Need.Status.ARCHIVED)
+
+    def total(needs, expression):
+        return Coalesce(Subquery(needs.annotate(v=expression).values("v")), 0)
+
+    return projects.annotate(
+        staffing_needed=total(live, Sum("quantity")),
+        staffing_accepted=total(live, counts["accepted"]),
+        staffing_sent=total(per_project, counts["sent"]),
+    ).annotate(
+        staffing_share=Case(
+            When(staffing_needed=0, then=Value(None, output_field=FloatField())),
+            When(staffing_sent=0, then=Value(0.0)),
+            default=Cast("staffing_accepted", FloatField()) / F("staffing_needed"),
+            output_field=FloatField(),
         )
-        result[project.pk] = {
-            "needed": needed,
-            "accepted": accepted,
-            "percent": percent,
-            "label": label,
-            "colour": colour,
-        }
-    return result
+    )
+
+
+def staffing_row(needed: int, accepted: int, sent: int) -> dict:
+    """What the list and the page show of a project's staffing, from with_staffing's counts."""
+    if not needed:
+        label, percent = "no_needs", None
+    elif not sent:
+        label, percent = "not_started", 0
+    else:
+        percent = round(100 * accepted / needed)
+        label = "full" if accepted >= needed else "partial"
+    colour = (
+        None
+        if percent is None
+        else ("green" if percent >= 80 else "yellow" if percent >= 50 else "red")
+    )
+    return {
+        "needed": needed,
+        "accepted": accepted,
+        "percent": percent,
+        "label": label,
+        "colour": colour,
+    }
+
+
+def staffing_of(projects) -> dict[int, dict]:
+    """staffing() for many projects (objects or pks) in one query, whatever their number."""
+    pks = [getattr(p, "pk", p) for p in projects]
+    rows = with_staffing(Project.objects.filter(pk__in=pks)).values_list(
+        "pk", "staffing_needed", "staffing_accepted", "staffing_sent"
+    )
+    return {pk: staffing_row(needed, accepted, sent) for pk, needed, accepted, sent in rows}
 
 
 def need_state(need: Need, counts: tuple[int, int] | None = None) -> str:
