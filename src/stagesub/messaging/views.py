@@ -5,19 +5,19 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from stagesub.messaging.filters import MailboxFilter
 from stagesub.messaging.models import Message
 from stagesub.web.paging import page_of
 
 
 @login_required
 def mailbox(request):
-    messages = Message.objects.select_related("offer", "musician")
-    status = request.GET.get("status", "")
-    if status in Message.Status.values:
-        messages = messages.filter(status=status)
-    page, keep = page_of(request, messages)
+    filters = MailboxFilter(
+        request.GET, queryset=Message.objects.select_related("offer", "musician")
+    )
+    page, keep = page_of(request, filters.qs)  # filtered and cut in the database
     return render(
         request,
         "messaging/mailbox.html",
-        {"page": page, "keep": keep, "status": status, "statuses": Message.Status.choices},
+        {"page": page, "keep": keep, "filters": filters, "filtered": bool(keep)},
     )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from django.db.models import CharField, F, Func, Value
-from django.db.models.functions import Lower, Replace
+from django.db.models import CharField, F, Func
 
 _AFTER_Z = {"å": "{", "ä": "|", "ö": "}", "æ": "|", "ø": "}"}
 
@@ -25,37 +24,41 @@ def swedish_key(text: str) -> str:
     return "".join(out)
 
 
-# The same order in the database, for list pages that sort before they paginate: the letters
-# after z and the accented letters Swedish names carry are replaced as swedish_key does, both
-# cases (SQLite's lower() folds ASCII only), then compared byte by byte ("C": PostgreSQL's
-# database collation would otherwise ignore the punctuation that stands in for å, ä, ö).
+# The same order in the database, for list pages that sort before they paginate. SQLite calls
+# swedish_key itself (registered on the connection as the query is compiled); PostgreSQL maps
+# the same letters with translate() and compares byte by byte ("C": the database's collation
+# would otherwise ignore the punctuation that stands in for å, ä, ö).
 _DB_FOLDS = {
-    **{c: "{" for c in "åÅ"},
-    **{c: "|" for c in "äÄæÆ"},
-    **{c: "}" for c in "öÖøØ"},
-    **{c: "y" for c in "üÜ"},
-    **{c: "a" for c in "áàâãÁÀÂÃ"},
-    **{c: "e" for c in "éèêëÉÈÊË"},
-    **{c: "i" for c in "íìîïÍÌÎÏ"},
-    **{c: "o" for c in "óòôõÓÒÔÕ"},
-    **{c: "u" for c in "úùûÚÙÛ"},
-    **{c: "c" for c in "çÇ"},
-    **{c: "n" for c in "ñÑ"},
-    **{c: "y" for c in "ýÝ"},
+    **dict.fromkeys("åÅ", "{"),
+    **dict.fromkeys("äÄæÆ", "|"),
+    **dict.fromkeys("öÖøØ", "}"),
+    **dict.fromkeys("üÜýÝ", "y"),
+    **dict.fromkeys("áàâãÁÀÂÃ", "a"),
+    **dict.fromkeys("éèêëÉÈÊË", "e"),
+    **dict.fromkeys("íìîïÍÌÎÏ", "i"),
+    **dict.fromkeys("óòôõÓÒÔÕ", "o"),
+    **dict.fromkeys("úùûÚÙÛ", "u"),
+    **dict.fromkeys("çÇ", "c"),
+    **dict.fromkeys("ñÑ", "n"),
 }
+_SQLITE_FUNCTION = "stagesub_swedish_key"
 
 
-class _Bytewise(Func):
-    template = "%(expressions)s"
+class SwedishOrder(Func):
+    """An expression to order_by that sorts a text field as swedish_key does."""
+
     output_field = CharField()
 
+    def as_sqlite(self, compiler, connection, **extra):
+        connection.ensure_connection()
+        connection.connection.create_function(_SQLITE_FUNCTION, 1, swedish_key, deterministic=True)
+        return self.as_sql(compiler, connection, function=_SQLITE_FUNCTION, **extra)
+
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template='(%(expressions)s) COLLATE "C"', **extra)
+        template = 'lower(translate(%(expressions)s, %%s, %%s)) COLLATE "C"'
+        sql, params = self.as_sql(compiler, connection, template=template, **extra)
+        return sql, (*params, "".join(_DB_FOLDS), "".join(_DB_FOLDS.values()))
 
 
-def swedish_order(field: str) -> Func:
-    """An expression to order_by that sorts `field` as swedish_key does."""
-    expression = F(field)
-    for char, replacement in _DB_FOLDS.items():
-        expression = Replace(expression, Value(char), Value(replacement))
-    return _Bytewise(Lower(expression))
+def swedish_order(field: str) -> SwedishOrder:
+    return SwedishOrder(F(field))
