@@ -15,6 +15,7 @@ class PositionFilter(django_filters.FilterSet):
     instrument = django_filters.ModelChoiceFilter(
         label=_("Instrument"),
         queryset=Instrument.objects.filter(is_archived=False),
+        empty_label=_("All"),
         widget=LongSelect,
     )
 

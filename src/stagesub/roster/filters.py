@@ -23,6 +23,7 @@ class MusicianFilter(django_filters.FilterSet):
         label=_("Instrument"),
         queryset=Instrument.objects.filter(is_archived=False),
         method="by_instrument",
+        empty_label=_("All"),
         widget=LongSelect,
     )
     position = django_filters.ModelChoiceFilter(
@@ -31,6 +32,7 @@ class MusicianFilter(django_filters.FilterSet):
             instrument__is_archived=False
         ),
         method="by_position",
+        empty_label=_("All"),
         widget=LongSelect,
     )
     status = django_filters.ChoiceFilter(
