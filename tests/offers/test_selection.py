@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -97,7 +99,34 @@ def projects(draw):
         )
     blocking = {m: ("pending", 1) for m in draw(st.lists(st.sampled_from(musicians), unique=True))}
     rule = draw(st.sampled_from([sel.SIMPLE, sel.SMART]))
-    return sel.ProjectFacts(blocking=blocking, needs=tuple(needs), rule=rule)
+    # This project and other projects' bookings, as day numbers in one month: some overlap,
+    # some touch on a single day, some lie before or after.
+    start = draw(st.integers(1, 20))
+    period = (DAY0 + datetime.timedelta(start), DAY0 + datetime.timedelta(start + draw(days)))
+    bookings = {}
+    for m in draw(st.lists(st.sampled_from(musicians), unique=True)):
+        bookings[m] = tuple(
+            sel.Booking(
+                project_id=100 + i,
+                label=f"PROJ{100 + i}",
+                start=DAY0 + datetime.timedelta(first),
+                end=DAY0 + datetime.timedelta(first + draw(days)),
+                status=draw(st.sampled_from(["pending", "accepted"])),
+            )
+            for i, first in enumerate(draw(st.lists(st.integers(0, 30), min_size=1, max_size=3)))
+        )
+    return sel.ProjectFacts(
+        blocking=blocking, needs=tuple(needs), rule=rule, period=period, bookings=bookings
+    )
+
+
+DAY0 = datetime.date(2027, 3, 1)
+days = st.integers(0, 9)  # a project's length minus one
+
+
+def overlapping(facts, musician):
+    start, end = facts.period
+    return [b for b in facts.bookings.get(musician, ()) if b.start <= end and start <= b.end]
 
 
 @given(projects())
@@ -112,7 +141,45 @@ def test_candidates_always_obey_the_rules(facts):
             m = members[pk]
             assert m.active and m.qualified and (m.local or not n.require_local)
             assert pk not in facts.blocking
+            # no double-booking: nobody booked in another project on any of these days
+            assert not overlapping(facts, pk)
             if facts.rule == sel.SMART and n.open:
                 seen_in_open_needs[pk] = seen_in_open_needs.get(pk, 0) + 1
+        # everyone left out for another booking is named with an overlapping one
+        for v in sel.verdicts(n, facts):
+            if v.reason == sel.BUSY_ELSEWHERE:
+                assert v.booking in overlapping(facts, v.member.musician_id)
+            elif v.reason == sel.CANDIDATE:
+                assert not overlapping(facts, v.member.musician_id)
     # smart: a musician is a candidate in at most one open need of the project
     assert all(count == 1 for count in seen_in_open_needs.values())
+
+
+def test_a_musician_booked_in_an_overlapping_project_is_not_asked():
+    n = need(1, [member(1, 1), member(2, 2), member(3, 3), member(4, 4)])
+    march = (datetime.date(2027, 3, 8), datetime.date(2027, 3, 14))
+    booked = {
+        # the last day of the other project is the first of this one
+        1: (sel.Booking(7, "PROJ007 Verdi", datetime.date(2027, 3, 1), march[0], "accepted"),),
+        2: (sel.Booking(8, "PROJ008 Mahler", march[1], march[1], "pending"),),
+        # the day before and the day after do not overlap
+        3: (
+            sel.Booking(
+                9, "PROJ009 Bach", datetime.date(2027, 3, 1), datetime.date(2027, 3, 7), "accepted"
+            ),
+        ),
+        4: (
+            sel.Booking(
+                10,
+                "PROJ010 Ravel",
+                datetime.date(2027, 3, 15),
+                datetime.date(2027, 3, 20),
+                "pending",
+            ),
+        ),
+    }
+    facts = sel.ProjectFacts(needs=(n,), period=march, bookings=booked)
+    verdicts = {v.member.musician_id: v for v in sel.verdicts(n, facts)}
+    assert (verdicts[1].reason, verdicts[1].booking.label) == (sel.BUSY_ELSEWHERE, "PROJ007 Verdi")
+    assert (verdicts[2].reason, verdicts[2].offer_status) == (sel.BUSY_ELSEWHERE, "pending")
+    assert sel.candidates(n, facts) == (3, 4)

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from stagesub.accounts.roles import admin_required, staff_required
 from stagesub.messaging import group, templates_admin
+from stagesub.messaging.filters import MailboxFilter
 from stagesub.messaging.forms import GroupEmailForm, SenderForm, TemplateForm
 from stagesub.messaging.models import GroupEmail, Kind, Message, SenderSettings
 from stagesub.messaging.rendering import VARIABLES
@@ -26,15 +27,14 @@ from stagesub.web.paging import page_of
 
 @staff_required
 def mailbox(request):
-    messages_ = Message.objects.select_related("offer", "musician")
-    status = request.GET.get("status", "")
-    if status in Message.Status.values:
-        messages_ = messages_.filter(status=status)
-    page, keep = page_of(request, messages_)
+    filters = MailboxFilter(
+        request.GET, queryset=Message.objects.select_related("offer", "musician")
+    )
+    page, keep = page_of(request, filters.qs)  # filtered and cut in the database
     return render(
         request,
         "messaging/mailbox.html",
-        {"page": page, "keep": keep, "status": status, "statuses": Message.Status.choices},
+        {"page": page, "keep": keep, "filters": filters, "filtered": bool(keep)},
     )
 
 

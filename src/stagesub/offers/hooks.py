@@ -51,12 +51,29 @@ usage.register_offer_counter(_offers_sent)
 usage.register_offer_counts(_offer_counts)
 usage.register_asked_musicians(_asked)
 usage.register_accepted_musicians(_accepted)
+usage.register_offer_count_expressions(
+    lambda: {
+        "sent": Count("offers"),
+        "accepted": Count("offers", filter=Q(offers__status=engine.ACCEPTED)),
+    }
+)
 
 
 def _project_section(project):
     from stagesub.offers import live
 
     return live.panel(project)
+
+
+def _booking_section(project):
+    from stagesub.offers.services import busy_on_lists
+    from stagesub.orchestra.models import OrchestraSettings
+
+    return {
+        "project": project,
+        "busy": busy_on_lists(project),
+        "rule": OrchestraSettings.current().conflict_rule,
+    }
 
 
 def _offer_history(musician):
@@ -69,6 +86,7 @@ def _offer_history(musician):
 
 
 project_sections.register_section("offers/_panel.html", context=_project_section, order=10)
+project_sections.register_section("offers/_booking.html", context=_booking_section, order=5)
 profile.register_section("offers/profile_section.html", context=_offer_history, order=30)
 
 

@@ -15,6 +15,7 @@ from stagesub.offers import engine, selection, services
 from stagesub.offers.models import Offer
 from stagesub.orchestra.models import OrchestraSettings
 from stagesub.projects.models import Need, Project
+from stagesub.projects.weeks import period_label
 from stagesub.roster.models import Musician
 
 QUEUE_SHOWN = 5
@@ -56,6 +57,16 @@ class NeedPreview:
         ) % {"n": need.max_recipients or _("all")}
 
 
+def _busy_text(booking: selection.Booking | None) -> str:
+    if booking is None:
+        return ""
+    return _("Already booked in %(project)s, %(period)s (%(status)s)") % {
+        "project": booking.label,
+        "period": period_label(booking.start, booking.end),
+        "status": Offer.Status(booking.status).label,
+    }
+
+
 def _explain(verdict: selection.Verdict, needs: dict[int, Need]) -> str:
     other = needs.get(verdict.other_need)
     other_label = f"{other.need_id} {other.position}" if other else ""
@@ -68,6 +79,7 @@ def _explain(verdict: selection.Verdict, needs: dict[int, Need]) -> str:
             "status": Offer.Status(verdict.offer_status).label if verdict.offer_status else "",
             "need": other_label,
         },
+        selection.BUSY_ELSEWHERE: _busy_text(verdict.booking),
         selection.KEPT_FOR_OTHER_NEED: _("Kept for %(need)s, where they are ranked higher")
         % {"need": other_label},
         selection.CHOSEN_FOR_OTHER_NEED: _("Will be asked for %(need)s") % {"need": other_label},

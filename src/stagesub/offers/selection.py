@@ -5,6 +5,8 @@ Rules, in the order a preview reports them:
 * local residents only, when the need says so;
 * one offer per musician per project: a pending, accepted, declined or timed-out offer anywhere
   in the project keeps the musician out (withdrawn offers do not count);
+* no double-booking: a musician with a pending or accepted offer in another project whose days
+  overlap this project's is not asked (the caller passes those bookings as plain data);
 * conflict setting `smart`: a musician on the lists of several needs with open seats is kept for
   the need where they are ranked best (lower rank number; tie: the more senior position; tie:
   the need processed first). Needs that are filled, paused or where the musician could not be
@@ -15,6 +17,7 @@ Rules, in the order a preview reports them:
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 SIMPLE, SMART = "simple", "smart"
@@ -25,6 +28,7 @@ INACTIVE = "inactive"
 NOT_QUALIFIED = "not_qualified"
 NOT_LOCAL = "not_local"
 HAS_OFFER = "has_offer"  # with the offer's status and need
+BUSY_ELSEWHERE = "busy_elsewhere"  # with the other project's booking
 KEPT_FOR_OTHER_NEED = "kept_for_other_need"
 CHOSEN_FOR_OTHER_NEED = "chosen_for_other_need"  # earlier need in the same preview/send
 
@@ -49,11 +53,23 @@ class NeedView:
 
 
 @dataclass(frozen=True)
+class Booking:
+    """A musician's pending or accepted offer in another project, with that project's days."""
+
+    project_id: int
+    label: str  # how a person names the project ("PROJ004 Verdi Requiem")
+    start: datetime.date
+    end: datetime.date  # inclusive
+    status: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     member: Member
     reason: str
     offer_status: str = ""
     other_need: int | None = None
+    booking: Booking | None = None
 
 
 @dataclass
@@ -62,6 +78,22 @@ class ProjectFacts:
     blocking: dict[int, tuple[str, int]] = field(default_factory=dict)
     needs: tuple[NeedView, ...] = ()
     rule: str = SIMPLE
+    # This project's days (inclusive) and, per musician, their bookings in other projects.
+    period: tuple[datetime.date, datetime.date] | None = None
+    bookings: dict[int, tuple[Booking, ...]] = field(default_factory=dict)
+
+    def busy_with(self, musician_id: int) -> Booking | None:
+        """The first booking elsewhere whose days overlap this project's, if any."""
+        if self.period is None:
+            return None
+        return next(
+            (b for b in self.bookings.get(musician_id, ()) if overlaps(self.period, b)), None
+        )
+
+
+def overlaps(period: tuple[datetime.date, datetime.date], booking: Booking) -> bool:
+    start, end = period
+    return booking.start <= end and start <= booking.end
 
 
 def _personal_reason(member: Member, need: NeedView) -> str | None:
@@ -74,14 +106,18 @@ def _personal_reason(member: Member, need: NeedView) -> str | None:
     return None
 
 
-def smart_homes(needs: tuple[NeedView, ...], blocking: dict) -> dict[int, int]:
+def smart_homes(facts: ProjectFacts) -> dict[int, int]:
     """Musician -> the need they are kept for, for musicians on two or more open needs' lists."""
     placements: dict[int, list[tuple]] = {}
-    for need in needs:
+    for need in facts.needs:
         if not need.open:
             continue
         for member in need.members:
-            if member.musician_id in blocking or _personal_reason(member, need):
+            if (
+                member.musician_id in facts.blocking
+                or _personal_reason(member, need)
+                or facts.busy_with(member.musician_id)
+            ):
                 continue
             placements.setdefault(member.musician_id, []).append(
                 (member.rank, need.hierarchy, need.order, need.need_id)
@@ -93,7 +129,7 @@ def verdicts(
     need: NeedView, facts: ProjectFacts, *, chosen_elsewhere: dict[int, int] | None = None
 ) -> list[Verdict]:
     """Every list member of `need` with the reason they are or are not a candidate."""
-    homes = smart_homes(facts.needs, facts.blocking) if facts.rule == SMART else {}
+    homes = smart_homes(facts) if facts.rule == SMART else {}
     chosen_elsewhere = chosen_elsewhere or {}
     out = []
     for member in need.members:
@@ -103,6 +139,8 @@ def verdicts(
         elif member.musician_id in facts.blocking:
             status, other = facts.blocking[member.musician_id]
             out.append(Verdict(member, HAS_OFFER, status, other))
+        elif booking := facts.busy_with(member.musician_id):
+            out.append(Verdict(member, BUSY_ELSEWHERE, booking.status, booking=booking))
         elif chosen_elsewhere.get(member.musician_id, need.need_id) != need.need_id:
             out.append(
                 Verdict(

@@ -7,8 +7,10 @@ state, asks the pure engine what to do, and writes the result: offer rows, the c
 log, and the e-mails in the outbox. Two musicians answering yes to the last seat at once are
 therefore handled one after the other: exactly one gets it. A decision that asks musicians also
 locks the project row and decides again, so two needs of one project never pick the same
-musician at once; the partial unique constraint on offers (one live offer per musician and
-project) backs this up, and a transaction it refuses is retried from the start.
+musician at once; it then locks the rows of the musicians it asks and decides once more, so
+two projects whose days overlap never book the same musician at once. The partial unique
+constraint on offers (one live offer per musician and project) backs this up, and a
+transaction it refuses is retried from the start.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
-from django.db.models import Count, Exists, OuterRef
+from django.db import IntegrityError, OperationalError
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
@@ -109,6 +111,63 @@ def project_needs(project: Project):
     )
 
 
+def _overlapping_offers(project: Project):
+    """Pending and accepted offers in other projects whose days overlap `project`'s. Archived
+    projects do not count: no request goes out for them any more."""
+    return Offer.objects.filter(
+        status__in=(engine.PENDING, engine.ACCEPTED),
+        project__is_archived=False,
+        project__start_date__lte=project.end_date,
+        project__end_date__gte=project.start_date,
+    ).exclude(project_id=project.pk)
+
+
+def _booking(offer: Offer) -> selection.Booking:
+    other = offer.project
+    return selection.Booking(
+        other.pk, f"{other.project_id} {other.name}", other.start_date, other.end_date, offer.status
+    )
+
+
+def bookings_overlapping(project: Project) -> dict[int, tuple[selection.Booking, ...]]:
+    """Musician -> their bookings in other projects on some of `project`'s days."""
+    bookings: dict[int, list[selection.Booking]] = {}
+    offers = (
+        _overlapping_offers(project).select_related("project").order_by("project__start_date", "pk")
+    )
+    for offer in offers:
+        bookings.setdefault(offer.musician_id, []).append(_booking(offer))
+    return {m: tuple(b) for m, b in bookings.items()}
+
+
+@dataclass(frozen=True)
+class BusyMusician:
+    musician: Musician
+    booking: selection.Booking
+
+
+def busy_on_lists(project: Project) -> list[BusyMusician]:
+    """Musicians on the lists of the project's live needs who are already booked or asked in
+    another project on some of its days (the project page's warning), by name; one query."""
+    live = project.needs.exclude(status=Need.Status.ARCHIVED)
+    on_lists = Musician.objects.filter(
+        Q(ranking_entries__ranking_list__needs__in=live)
+        | Q(project_list_entries__project_list__needs__in=live)
+    ).values("pk")
+    offers = (
+        _overlapping_offers(project)
+        .filter(musician__in=on_lists)
+        .select_related("project", "musician")
+        .order_by(
+            "musician__last_name", "musician__first_name", "musician_id", "project__start_date"
+        )
+    )
+    busy: dict[int, BusyMusician] = {}
+    for offer in offers:  # the earliest booking of each names them
+        busy.setdefault(offer.musician_id, BusyMusician(offer.musician, _booking(offer)))
+    return list(busy.values())
+
+
 def project_facts(
     project: Project, *, rule: str, only: Need | None = None
 ) -> selection.ProjectFacts:
@@ -124,7 +183,13 @@ def project_facts(
         needs = tuple(need_view(n, accepted.get(n.pk, 0)) for n in project_needs(project))
     else:
         needs = (need_view(only, accepted.get(only.pk, 0)),)
-    return selection.ProjectFacts(blocking=blocking, needs=needs, rule=rule)
+    return selection.ProjectFacts(
+        blocking=blocking,
+        needs=needs,
+        rule=rule,
+        period=(project.start_date, project.end_date),
+        bookings=bookings_overlapping(project),
+    )
 
 
 def _offer_state(need: Need) -> engine.NeedState:
@@ -151,6 +216,32 @@ def _candidates(need: Need, rule: str) -> tuple[int, ...]:
     facts = project_facts(need.project, rule=rule, only=need)
     view = next(v for v in facts.needs if v.need_id == need.pk)
     return selection.candidates(view, facts)
+
+
+def _decide_under_musician_locks(
+    need: Need, state: engine.NeedState, event: engine.Event, rule: str
+) -> engine.Decision:
+    """Decide, then lock the rows of the musicians the decision asks and decide again on
+    candidates read under those locks, until it asks only locked musicians.
+
+    The project lock keeps two needs of one project apart; this keeps two projects whose days
+    overlap apart: whoever locks a musician first books them, and the other reads that
+    booking (committed when the lock is released) and asks someone else. Locks are taken in
+    musician order within a round; a rare cross-round deadlock is retried by _act.
+    """
+    decision = engine.decide(state, event)
+    locked: set[int] = set()
+    while decision.ask and not locked.issuperset(decision.ask):
+        new = sorted(set(decision.ask) - locked)
+        list(Musician.objects.select_for_update().filter(pk__in=new).values_list("pk", flat=True))
+        locked.update(new)
+        state = replace(state, candidates=_candidates(need, rule))
+        decision = engine.decide(state, event)
+    return decision
+
+
+def _deadlock(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) == "40P01"  # PostgreSQL deadlock_detected
 
 
 def _locked_need(need_pk: int) -> Need:
@@ -353,7 +444,11 @@ def _act(
                         .values_list("pk", flat=True)
                     )
                     state = replace(state, candidates=_candidates(need, settings.conflict_rule))
-                decision = engine.decide(state, event)
+                    decision = _decide_under_musician_locks(
+                        need, state, event, settings.conflict_rule
+                    )
+                else:
+                    decision = engine.decide(state, event)
                 if expected is not None and fingerprint(decision) != expected:
                     # Staff confirmed a preview that no longer holds: write nothing.
                     return Outcome(engine.Decision(refused=CHANGED), event=event)
@@ -363,6 +458,9 @@ def _act(
             # The constraint refused a second live offer for a musician (a path that did not
             # take the project lock). Start again: the musician is now blocked.
             if attempt == RETRIES - 1:
+                raise
+        except OperationalError as error:
+            if not _deadlock(error) or attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 

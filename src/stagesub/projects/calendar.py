@@ -35,7 +35,7 @@ def _event(project: Project, host: str) -> Event:
     event.add("uid", f"{project.project_id.lower()}@{host}")
     event.add("summary", _text(project.name))
     event.add("dtstart", project.start_date)
-    event.add("dtend", project.week_end + datetime.timedelta(days=1))  # all-day end is exclusive
+    event.add("dtend", project.end_date + datetime.timedelta(days=1))  # all-day end is exclusive
     event.add("dtstamp", project.updated_at)
     parts = []
     if project.rehearsal_schedule:

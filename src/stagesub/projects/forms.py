@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from stagesub.projects.models import Need
 from stagesub.projects.services import NeedData, ProjectData
-from stagesub.projects.weeks import next_monday_of_week
+from stagesub.projects.weeks import next_monday_of_week, week_end
 from stagesub.validation import single_line
 from stagesub.widgets import LongSelect
 
@@ -22,12 +22,21 @@ class ProjectForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("Or give a week number below."),
     )
+    end_date = forms.DateField(
+        label=_("End date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The last day. Empty: the Sunday of the start week."),
+    )
     week = forms.IntegerField(
         label=_("Week"),
         required=False,
         min_value=1,
         max_value=53,
-        help_text=_("Sets the start date to the Monday of the coming week with this number."),
+        help_text=_(
+            "Sets the project to Monday–Sunday of the coming week with this number "
+            "(used when no start date is given)."
+        ),
     )
     rehearsal_schedule = forms.CharField(
         label=_("Rehearsal schedule"), required=False, widget=forms.Textarea(attrs={"rows": 3})
@@ -44,11 +53,16 @@ class ProjectForm(forms.Form):
         start, week = cleaned.get("start_date"), cleaned.get("week")
         if start is None and week:
             try:
-                cleaned["start_date"] = next_monday_of_week(week, timezone.localdate())
+                monday = next_monday_of_week(week, timezone.localdate())
             except ValueError:
                 self.add_error("week", _("There is no such week in the coming years."))
+            else:  # a week is Monday–Sunday, whatever end date was typed
+                cleaned["start_date"], cleaned["end_date"] = monday, week_end(monday)
         elif start is None and not self.errors:
             self.add_error("start_date", _("Give a start date or a week number."))
+        end = cleaned.get("end_date")
+        if cleaned.get("start_date") and end and end < cleaned["start_date"]:
+            self.add_error("end_date", _("The project cannot end before it starts."))
         return cleaned
 
     def to_data(self) -> ProjectData:
@@ -56,6 +70,7 @@ class ProjectForm(forms.Form):
         return ProjectData(
             name=d["name"],
             start_date=d["start_date"],
+            end_date=d["end_date"],
             rehearsal_schedule=d["rehearsal_schedule"],
             concert_info=d["concert_info"],
             notes=d["notes"],
@@ -66,6 +81,7 @@ class ProjectForm(forms.Form):
         return {
             "name": project.name,
             "start_date": project.start_date,
+            "end_date": project.end_date,
             "rehearsal_schedule": project.rehearsal_schedule,
             "concert_info": project.concert_info,
             "notes": project.notes,

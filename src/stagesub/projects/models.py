@@ -7,7 +7,7 @@ import datetime
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from stagesub.projects.weeks import iso_week
+from stagesub.projects.weeks import iso_week, period_label
 from stagesub.rankings.models import RankingList
 from stagesub.roster.models import Musician, Position
 
@@ -16,6 +16,9 @@ class Project(models.Model):
     project_id = models.CharField(max_length=20, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=200)
     start_date = models.DateField(_("start date"))
+    # The last day (inclusive). A project given as a week runs Monday–Sunday; musicians booked
+    # in another project whose days overlap these are not asked (offers.selection).
+    end_date = models.DateField(_("end date"))
     rehearsal_schedule = models.TextField(_("rehearsal schedule"), blank=True, default="")
     concert_info = models.TextField(_("concert information"), blank=True, default="")
     notes = models.TextField(_("notes"), blank=True, default="")
@@ -26,6 +29,13 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["start_date", "name"]
+        constraints = [
+            models.CheckConstraint(
+                name="project_ends_after_it_starts",
+                condition=models.Q(end_date__gte=models.F("start_date")),
+            )
+        ]
+        indexes = [models.Index(fields=["start_date", "end_date"], name="project_period")]
 
     def __str__(self) -> str:
         return f"V. {self.week} {self.name}"
@@ -35,12 +45,12 @@ class Project(models.Model):
         return iso_week(self.start_date)[1]
 
     @property
-    def week_end(self) -> datetime.date:
-        """The Sunday of the start week: the project counts as upcoming until that day ends."""
-        return self.start_date + datetime.timedelta(days=6 - self.start_date.weekday())
+    def period_label(self) -> str:
+        return period_label(self.start_date, self.end_date)
 
     def is_upcoming(self, today: datetime.date) -> bool:
-        return today <= self.week_end
+        """Upcoming until its last day ends."""
+        return today <= self.end_date
 
 
 class ProjectList(models.Model):

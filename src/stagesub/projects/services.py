@@ -7,13 +7,26 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from stagesub.orchestra.ids import next_readable_id
 from stagesub.projects import usage
 from stagesub.projects.models import Need, Project, ProjectList, ProjectListEntry
+from stagesub.projects.weeks import week_end
 from stagesub.rankings.models import RankingList
 from stagesub.roster.models import Musician, Position, Qualification
 from stagesub.tenancy.context import orchestra_atomic
@@ -22,10 +35,17 @@ from stagesub.validation import too_long
 MAX_RESPONSE_HOURS = 4500  # about six months
 
 
+# A project longer than this is a typing mistake, not a production (it would keep every
+# musician booked in it from being asked for anything else for that long).
+MAX_PROJECT_DAYS = 366
+
+
 @dataclass
 class ProjectData:
     name: str
     start_date: datetime.date
+    # None: the Sunday of the start week (a project given by its week).
+    end_date: datetime.date | None = None
     rehearsal_schedule: str = ""
     concert_info: str = ""
     notes: str = ""
@@ -38,9 +58,17 @@ def _clean_project(data: ProjectData) -> ProjectData:
         too_long(data.name.strip(), Project._meta.get_field("name").max_length)
     except ValidationError as exc:
         raise ValidationError({"name": exc.messages}) from None
+    end = data.end_date or week_end(data.start_date)
+    if end < data.start_date:
+        raise ValidationError({"end_date": _("The project cannot end before it starts.")})
+    if (end - data.start_date).days >= MAX_PROJECT_DAYS:
+        raise ValidationError(
+            {"end_date": _("A project can last at most %(n)s days.") % {"n": MAX_PROJECT_DAYS}}
+        )
     return ProjectData(
         name=data.name.strip(),
         start_date=data.start_date,
+        end_date=end,
         rehearsal_schedule=data.rehearsal_schedule.strip(),
         concert_info=data.concert_info.strip(),
         notes=data.notes.strip(),
@@ -432,38 +460,62 @@ def staffing(project: Project) -> dict:
     return staffing_of([project])[project.pk]
 
 
-def staffing_of(projects: list[Project]) -> dict[int, dict]:
-    """staffing() for many projects in two queries, whatever their number (the project list)."""
-    counts = usage.offer_counts(projects)
-    needs: dict[int, list[Need]] = {p.pk: [] for p in projects}
-    for need in Need.objects.filter(project__in=projects):
-        needs[need.project_id].append(need)
-    result = {}
-    for project in projects:
-        live = [n for n in needs[project.pk] if n.status != Need.Status.ARCHIVED]
-        needed = sum(n.quantity for n in live)
-        accepted = sum(counts.get(n.pk, (0, 0))[1] for n in live)
-        sent = sum(counts.get(n.pk, (0, 0))[0] for n in needs[project.pk])
-        if not live:
-            label, percent = "no_needs", None
-        elif not sent:
-            label, percent = "not_started", 0
-        else:
-            percent = round(100 * accepted / needed) if needed else 0
-            label = "full" if accepted >= needed else "partial"
-        colour = (
-            None
-            if percent is None
-            else ("green" if percent >= 80 else "yellow" if percent >= 50 else "red")
+def with_staffing(projects: QuerySet) -> QuerySet:
+    """`projects` with their staffing counted in the database (one query for a whole page,
+    and something to sort by): staffing_needed, staffing_accepted (seats of needs not
+    archived), staffing_sent (offers of every need) and staffing_share (accepted / needed;
+    NULL without needs)."""
+    counts = usage.offer_count_expressions()
+    per_project = Need.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    live = per_project.exclude(status=Need.Status.ARCHIVED)
+
+    def total(needs, expression):
+        return Coalesce(Subquery(needs.annotate(v=expression).values("v")), 0)
+
+    return projects.annotate(
+        staffing_needed=total(live, Sum("quantity")),
+        staffing_accepted=total(live, counts["accepted"]),
+        staffing_sent=total(per_project, counts["sent"]),
+    ).annotate(
+        staffing_share=Case(
+            When(staffing_needed=0, then=Value(None, output_field=FloatField())),
+            When(staffing_sent=0, then=Value(0.0)),
+            default=Cast("staffing_accepted", FloatField()) / F("staffing_needed"),
+            output_field=FloatField(),
         )
-        result[project.pk] = {
-            "needed": needed,
-            "accepted": accepted,
-            "percent": percent,
-            "label": label,
-            "colour": colour,
-        }
-    return result
+    )
+
+
+def staffing_row(needed: int, accepted: int, sent: int) -> dict:
+    """What the list and the page show of a project's staffing, from with_staffing's counts."""
+    if not needed:
+        label, percent = "no_needs", None
+    elif not sent:
+        label, percent = "not_started", 0
+    else:
+        percent = round(100 * accepted / needed)
+        label = "full" if accepted >= needed else "partial"
+    colour = (
+        None
+        if percent is None
+        else ("green" if percent >= 80 else "yellow" if percent >= 50 else "red")
+    )
+    return {
+        "needed": needed,
+        "accepted": accepted,
+        "percent": percent,
+        "label": label,
+        "colour": colour,
+    }
+
+
+def staffing_of(projects) -> dict[int, dict]:
+    """staffing() for many projects (objects or pks) in one query, whatever their number."""
+    pks = [getattr(p, "pk", p) for p in projects]
+    rows = with_staffing(Project.objects.filter(pk__in=pks)).values_list(
+        "pk", "staffing_needed", "staffing_accepted", "staffing_sent"
+    )
+    return {pk: staffing_row(needed, accepted, sent) for pk, needed, accepted, sent in rows}
 
 
 def need_state(need: Need, counts: tuple[int, int] | None = None) -> str:

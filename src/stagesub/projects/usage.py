@@ -63,3 +63,22 @@ def offer_counts(projects) -> dict[int, tuple[int, int]]:
             before = counts.get(need, (0, 0))
             counts[need] = (before[0] + sent, before[1] + accepted)
     return counts
+
+
+_offer_count_expressions: list[Callable[[], dict]] = []
+
+
+def register_offer_count_expressions(provider: Callable[[], dict]) -> None:
+    """provider() → {"sent": expression, "accepted": expression}: aggregates over the offers
+    of a query of needs, so list pages can count, filter and sort in the database."""
+    _offer_count_expressions.append(provider)
+
+
+def offer_count_expressions() -> dict:
+    from django.db.models import Value
+
+    totals: dict = {"sent": Value(0), "accepted": Value(0)}
+    for provider in _offer_count_expressions:
+        for key, expression in provider().items():
+            totals[key] = totals[key] + expression
+    return totals

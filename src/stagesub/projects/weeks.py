@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+from django.utils import formats
+
 
 def iso_week(day: datetime.date) -> tuple[int, int]:
     """(ISO year, ISO week) of `day`; 29 Dec 2025 is in week 1 of 2026."""
@@ -31,3 +33,17 @@ def next_monday_of_week(week: int, today: datetime.date) -> datetime.date:
             if monday + datetime.timedelta(days=6) >= today:
                 return monday
     raise ValueError(f"no week {week} in the coming years")
+
+
+def week_end(day: datetime.date) -> datetime.date:
+    """The Sunday of `day`'s ISO week: where a project given by its week ends."""
+    return day + datetime.timedelta(days=6 - day.weekday())
+
+
+def period_label(start: datetime.date, end: datetime.date) -> str:
+    """ "12 mar 2027" or "12 mar – 18 mar 2027" in the active language's date format."""
+    if start == end:
+        return formats.date_format(start, "DATE_FORMAT")
+    return (
+        f"{formats.date_format(start, 'DATE_FORMAT')} – {formats.date_format(end, 'DATE_FORMAT')}"
+    )

@@ -12,28 +12,43 @@ from django.views.decorators.http import require_POST
 
 from stagesub.accounts.roles import admin_required_for_actions, staff_required
 from stagesub.rankings import services
+from stagesub.rankings.filters import PositionFilter
 from stagesub.rankings.models import RankingList
-from stagesub.roster.forms import grouped_positions
 from stagesub.roster.models import Position
 from stagesub.validation import parse_id, require_id, require_ids, single_line
+from stagesub.web.paging import page_of
 
 
 @staff_required
 def overview(request):
+    """Positions (filtered and paginated in the database) with their A/B/C lists."""
+    filters = PositionFilter(
+        request.GET,
+        queryset=Position.objects.select_related("instrument").filter(
+            instrument__is_archived=False
+        ),
+    )
+    page, keep = page_of(request, filters.qs)
     lists: dict[int, dict[str, RankingList]] = {}
-    for ranking_list in RankingList.objects.annotate(members=Count("entries")):
+    for ranking_list in RankingList.objects.filter(position__in=page.object_list).annotate(
+        members=Count("entries")
+    ):
         lists.setdefault(ranking_list.position_id, {})[ranking_list.list_type] = ranking_list
-    groups = [
-        (
-            instrument,
-            [
-                (p, [(t, lists.get(p.pk, {}).get(t)) for t in RankingList.ListType.values])
-                for p in positions
-            ],
+    groups: list[tuple] = []  # consecutive positions of one instrument share a card
+    for position in page.object_list:
+        row = (
+            position,
+            [(t, lists.get(position.pk, {}).get(t)) for t in RankingList.ListType.values],
         )
-        for instrument, positions in grouped_positions()
-    ]
-    return render(request, "rankings/overview.html", {"groups": groups})
+        if groups and groups[-1][0] == position.instrument:
+            groups[-1][1].append(row)
+        else:
+            groups.append((position.instrument, [row]))
+    return render(
+        request,
+        "rankings/overview.html",
+        {"groups": groups, "filters": filters, "page": page, "keep": keep},
+    )
 
 
 @staff_required

@@ -3,10 +3,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from stagesub.roster.models import Instrument, Musician, Position
+from stagesub.roster.models import Instrument, Musician
 from stagesub.roster.services import MusicianData
-from stagesub.validation import email_address, parse_id, single_line
-from stagesub.widgets import LongSelect
+from stagesub.validation import email_address, single_line
 
 
 def grouped_positions(include_archived_instruments: bool = False):
@@ -89,40 +88,6 @@ class MusicianForm(forms.Form):
                 self.add_error(field if field in self.fields else None, errors)
         else:
             self.add_error(None, error)
-
-
-class MusicianFilterForm(forms.Form):
-    q = forms.CharField(label=_("Search"), required=False)
-    instrument = forms.ModelChoiceField(
-        label=_("Instrument"),
-        queryset=Instrument.objects.none(),
-        required=False,
-        widget=LongSelect,
-    )
-    position = forms.ModelChoiceField(
-        label=_("Position"), queryset=Position.objects.none(), required=False, widget=LongSelect
-    )
-    status = forms.ChoiceField(
-        label=_("Status"),
-        required=False,
-        choices=[("", _("Active and inactive")), *Musician.Status.choices, ("all", _("Everyone"))],
-    )
-    sort = forms.ChoiceField(
-        label=_("Sort"),
-        required=False,
-        choices=[("first", _("First name")), ("last", _("Last name")), ("newest", _("Newest"))],
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["instrument"].queryset = Instrument.objects.filter(is_archived=False)
-        positions = Position.objects.select_related("instrument").filter(
-            instrument__is_archived=False
-        )
-        instrument = parse_id(self.data.get("instrument"))
-        if instrument is not None:
-            positions = positions.filter(instrument_id=instrument)
-        self.fields["position"].queryset = positions
 
 
 class ImportForm(forms.Form):

@@ -17,10 +17,9 @@ from django.views.decorators.http import require_POST
 from stagesub.accounts.roles import admin_required, admin_required_for_actions, staff_required
 from stagesub.orchestra.storage import storage_root
 from stagesub.roster import services, spreadsheets
-from stagesub.roster.collation import swedish_key
+from stagesub.roster.filters import MusicianFilter
 from stagesub.roster.forms import (
     ImportForm,
-    MusicianFilterForm,
     MusicianForm,
     NameForm,
     grouped_positions,
@@ -61,40 +60,10 @@ def _musician(musician_id: str) -> Musician:
 
 @staff_required
 def musician_list(request):
-    form = MusicianFilterForm(request.GET or None)
-    musicians = Musician.objects.only(*LIST_FIELDS)  # what the table shows
-    status, sort = "", "first"
-    if form.is_valid():
-        d = form.cleaned_data
-        if d["q"]:
-            for word in d["q"].split():
-                musicians = musicians.filter(
-                    Q(first_name__icontains=word)
-                    | Q(last_name__icontains=word)
-                    | Q(email__icontains=word)
-                    | Q(phone__icontains=word.lstrip("0"))
-                    | Q(musician_id__iexact=word)
-                )
-        if d["position"]:
-            musicians = musicians.filter(qualifications=d["position"])
-        elif d["instrument"]:
-            musicians = musicians.filter(qualifications__instrument=d["instrument"])
-        status, sort = d["status"], d["sort"] or "first"
-    if status == "all":
-        pass
-    elif status:
-        musicians = musicians.filter(status=status)
-    else:
-        musicians = musicians.exclude(status=Musician.Status.ARCHIVED)
-    musicians = list(musicians.distinct())
-    if sort == "newest":
-        musicians.sort(key=lambda m: m.pk, reverse=True)
-    elif sort == "last":
-        musicians.sort(key=lambda m: (swedish_key(m.last_name), swedish_key(m.first_name)))
-    else:
-        musicians.sort(key=lambda m: (swedish_key(m.first_name), swedish_key(m.last_name)))
-    page, keep = page_of(request, musicians)
-    _attach_qualification_names(page.object_list)  # only the rows shown
+    filters = MusicianFilter(request.GET, queryset=Musician.objects.only(*LIST_FIELDS))
+    page, keep = page_of(request, filters.qs)  # filtered, sorted and cut in the database
+    musicians = list(page.object_list)
+    _attach_qualification_names(musicians)  # only the rows shown
     counts = Musician.objects.aggregate(
         total=Count("pk", filter=~Q(status="archived")),
         active=Count("pk", filter=Q(status="active")),
@@ -103,8 +72,8 @@ def musician_list(request):
         local=Count("pk", filter=Q(local_residence=True) & ~Q(status="archived")),
     )
     context = {
-        "form": form,
-        "musicians": page.object_list,
+        "form": filters.form,
+        "musicians": musicians,
         "page": page,
         "keep": keep,
         "counts": counts,
