@@ -23,13 +23,16 @@ def overview(request):
     lists: dict[int, dict[str, RankingList]] = {}
     for ranking_list in RankingList.objects.annotate(members=Count("entries")):
         lists.setdefault(ranking_list.position_id, {})[ranking_list.list_type] = ranking_list
+    # Each cell's label translated once per type here, not once per cell in the template
+    # (three cells for each of about forty positions).
+    labels = {
+        t: (_("%(type)s list") % {"type": t}, _("Create %(type)s list") % {"type": t})
+        for t in RankingList.ListType.values
+    }
     groups = [
         (
             instrument,
-            [
-                (p, [(t, lists.get(p.pk, {}).get(t)) for t in RankingList.ListType.values])
-                for p in positions
-            ],
+            [(p, [(t, lists.get(p.pk, {}).get(t), *labels[t]) for t in labels]) for p in positions],
         )
         for instrument, positions in grouped_positions()
     ]
