@@ -355,6 +355,9 @@ def answers_phase(runs: int, workers: int, processes: int) -> dict:
     from django.conf import settings
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # A slot of the process's connection budget per thread, as docs/operations.md sizes a web
+    # process; with fewer, threads past the budget would get ConnectionBudgetExhausted.
+    settings.MAX_ORCHESTRA_CONNECTIONS = max(settings.MAX_ORCHESTRA_CONNECTIONS, workers)
     log("answers: provisioning an orchestra and 200 musicians on 20 lists")
     orchestra = provision("answers", "Svarsorkestern")
     lists = build_roster(orchestra)
