@@ -156,6 +156,19 @@ def pages_section(r: dict, machine: dict, note: str) -> str:
         f"{verdict(r['met']['p95_ms'])} |",
         f"| every page 200 (floor 302) | {verdict(r['met']['statuses'])} | |",
         "",
+        *(
+            [
+                f"Server CPU per request (its processes' user + system time over each load): "
+                f"floor {r['server_cpu_ms_per_request']['floor']:.1f} ms, staff pages "
+                f"{r['server_cpu_ms_per_request']['staff']:.1f} ms; the floor's cost is "
+                f"{r['cpu_share_of_floor']:.1%} of a staff page's, the share of the floor's "
+                "throughput a CPU-bound server reaches, and much steadier than the rates on a "
+                "shared machine.",
+                "",
+            ]
+            if "cpu_share_of_floor" in r
+            else []
+        ),
         "- The pages: `/`, `/musicians/` (150 musicians), `/rankings/`, `/projects/` and the "
         "page of the demo project with the most requests. Each client cycles through them "
         "from its own offset, so the per-page rows share one rate. The floor and the pages "
