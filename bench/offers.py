@@ -250,6 +250,7 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
         work.put(item)
     finished: list[float] = []
     errors: list[BaseException] = []
+    cpu: list[float] = []  # each thread's own CPU seconds from the start to its last answer
 
     def worker() -> None:
         try:
@@ -259,6 +260,7 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
                 Offer.objects.exists()
                 Orchestra.objects.filter(pk=orchestra.pk).exists()
                 barrier.wait()
+                started_cpu = time.thread_time()
                 while True:
                     try:
                         offer, yes = work.get_nowait()
@@ -266,6 +268,7 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
                         break
                     services.answer(offer, accepted=yes)
                 finished.append(time.perf_counter())
+                cpu.append(time.thread_time() - started_cpu)
         except threading.BrokenBarrierError:
             pass  # another worker failed before the start; its error is reported
         except BaseException as exc:
@@ -281,18 +284,39 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
         thread.join()
     if errors:
         raise errors[0]
-    return max(finished) if finished else 0.0
+    return (max(finished) if finished else 0.0), sum(cpu)
 
 
-def answer_concurrently(orchestra, answers: list[tuple], processes: int, workers: int) -> float:
+def postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by the bench's PostgreSQL (its postmaster's live children: the
+    backends of the answering threads stay connected for the whole run)."""
+    from stagesub.devtools import localpg
+
+    postmaster = int((Path(localpg._servers[0].pgdata) / "postmaster.pid").read_text().split()[0])
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster or int(stat.parent.name) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def answer_concurrently(
+    orchestra, answers: list[tuple], processes: int, workers: int
+) -> tuple[float, float]:
     """Answer with `processes` forked processes of `workers` threads each (as web worker
-    processes would); seconds from the common start to the last answer."""
+    processes would); seconds from the common start to the last answer, and the CPU seconds
+    the answering threads used."""
     from django.db import connections
 
     if processes == 1:
         started: list[float] = []
         barrier = threading.Barrier(workers, action=lambda: started.append(time.perf_counter()))
-        return answer_threads(orchestra, answers, workers, barrier, started) - started[0]
+        done, cpu = answer_threads(orchestra, answers, workers, barrier, started)
+        return done - started[0], cpu
     context = multiprocessing.get_context("fork")
     connections.close_all()  # children open their own; a forked socket must not be shared
     start = context.Value("d", 0.0)
@@ -320,7 +344,8 @@ def answer_concurrently(orchestra, answers: list[tuple], processes: int, workers
     failed = [detail for status, detail in outcomes if status != "ok"]
     if failed:
         raise SystemExit(f"an answering process failed: {failed[0]}")
-    return max(detail for _status, detail in outcomes) - start.value
+    done = max(detail[0] for _status, detail in outcomes)
+    return done - start.value, sum(detail[1] for _status, detail in outcomes)
 
 
 def tally(orchestra, needs) -> dict:
@@ -367,18 +392,30 @@ def answers_phase(runs: int, workers: int, processes: int) -> dict:
         needs, offers = open_needs(orchestra, lists, run)
         answers = [(offer, rng.random() < YES_SHARE) for offer in offers]
         rng.shuffle(answers)  # needs interleave, as real answers would
-        seconds = answer_concurrently(orchestra, answers, processes, workers)
+        pg_before = postgres_cpu_seconds()
+        seconds, python_cpu = answer_concurrently(orchestra, answers, processes, workers)
+        pg_cpu = postgres_cpu_seconds() - pg_before
         result = {
             "answers": len(answers),
             "yes": sum(1 for _, yes in answers if yes),
             "seconds": round(seconds, 4),
             "answers_per_second": round(len(answers) / seconds, 1),
+            # CPU per answer: the answering threads' Python (ORM, engine, psycopg) and the
+            # PostgreSQL backends. On a shared machine these move far less than the rate.
+            "python_cpu_ms_per_answer": round(1000 * python_cpu / len(answers), 2),
+            "postgres_cpu_ms_per_answer": round(1000 * pg_cpu / len(answers), 2),
             **tally(orchestra, needs),
         }
         log(f"answers run {run}: {json.dumps(result)}")
         results.append(result)
     return {
         "answers_per_second": statistics.median(r["answers_per_second"] for r in results),
+        "python_cpu_ms_per_answer": statistics.median(
+            r["python_cpu_ms_per_answer"] for r in results
+        ),
+        "postgres_cpu_ms_per_answer": statistics.median(
+            r["postgres_cpu_ms_per_answer"] for r in results
+        ),
         "answers_runs": results,
         "answers_total": sum(r["answers"] for r in results),
         "overbooked": sum(r["overbooked"] for r in results),
@@ -631,7 +668,8 @@ def run(quick: bool, workers: int, processes: int) -> dict:
     out["targets"] = dict(TARGETS)
     out["met"] = verdicts(out)
     keys = [
-        "machine", "date", "answers_per_second", "answers_runs", "answers_total", "overbooked",
+        "machine", "date", "answers_per_second", "python_cpu_ms_per_answer",
+        "postgres_cpu_ms_per_answer", "answers_runs", "answers_total", "overbooked",
         "answer_workers", "answer_processes", "outbox_messages", "outbox_messages_per_second", "scheduler_orchestras",
         "scheduler_pass_seconds", "scheduler_pass_all_null_seconds",
         "scheduler_opened_connections", "targets", "met",

@@ -102,6 +102,15 @@ def offers_section(r: dict, machine: dict, note: str) -> str:
         f"20 needs ({r['answer_processes']} processes × {r['answer_workers']} threads, median "
         f"of {len(r['answers_runs'])} runs) | {r['answers_per_second']:.0f} /s (runs {runs}) | "
         f"≥ {t['answers_per_second']} /s | {verdict(r['met']['answers_per_second'])} |",
+        *(
+            [
+                f"| CPU per answer in those runs (median): the answering threads' Python, and "
+                f"PostgreSQL's backends | {r['python_cpu_ms_per_answer']:.2f} ms + "
+                f"{r['postgres_cpu_ms_per_answer']:.2f} ms | (for information) | |"
+            ]
+            if "python_cpu_ms_per_answer" in r
+            else []
+        ),
         f"| overbooking after those runs (accepted beyond a need's seats) | {r['overbooked']} | 0 "
         f"| {verdict(r['overbooked'] == 0)} |",
         f"| outbox delivery to a local SMTP server (aiosmtpd, own process), "
