@@ -243,6 +243,7 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
     from stagesub.offers import services
     from stagesub.offers.models import Offer
     from stagesub.tenancy import use_orchestra
+    from stagesub.tenancy.context import current_binding
     from stagesub.tenancy.models import Orchestra
 
     work: queue.SimpleQueue = queue.SimpleQueue()
@@ -251,6 +252,7 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
     finished: list[float] = []
     errors: list[BaseException] = []
     cpu: list[float] = []  # each thread's own CPU seconds from the start to its last answer
+    pg_cpu: list[float] = []  # and that of its two PostgreSQL backends (orchestra, control)
 
     def worker() -> None:
         try:
@@ -259,8 +261,13 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
                 # note_due() writes to after commit), not inside the timed part.
                 Offer.objects.exists()
                 Orchestra.objects.filter(pk=orchestra.pk).exists()
+                backends = [
+                    connections[alias].connection.info.backend_pid
+                    for alias in (current_binding().alias, "default")
+                ]
                 barrier.wait()
                 started_cpu = time.thread_time()
+                started_pg = backend_cpu_seconds(backends)
                 while True:
                     try:
                         offer, yes = work.get_nowait()
@@ -269,6 +276,7 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
                     services.answer(offer, accepted=yes)
                 finished.append(time.perf_counter())
                 cpu.append(time.thread_time() - started_cpu)
+                pg_cpu.append(backend_cpu_seconds(backends) - started_pg)
         except threading.BrokenBarrierError:
             pass  # another worker failed before the start; its error is reported
         except BaseException as exc:
@@ -284,39 +292,31 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
         thread.join()
     if errors:
         raise errors[0]
-    return (max(finished) if finished else 0.0), sum(cpu)
+    return (max(finished) if finished else 0.0), sum(cpu), sum(pg_cpu)
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU seconds used so far by the bench's PostgreSQL (its postmaster's live children: the
-    backends of the answering threads stay connected for the whole run)."""
-    from stagesub.devtools import localpg
-
-    postmaster = int((Path(localpg._servers[0].pgdata) / "postmaster.pid").read_text().split()[0])
+def backend_cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system) the given PostgreSQL backends have used so far."""
     ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == postmaster or int(stat.parent.name) == postmaster:
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def answer_concurrently(
     orchestra, answers: list[tuple], processes: int, workers: int
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """Answer with `processes` forked processes of `workers` threads each (as web worker
     processes would); seconds from the common start to the last answer, and the CPU seconds
-    the answering threads used."""
+    the answering threads and their PostgreSQL backends used."""
     from django.db import connections
 
     if processes == 1:
         started: list[float] = []
         barrier = threading.Barrier(workers, action=lambda: started.append(time.perf_counter()))
-        done, cpu = answer_threads(orchestra, answers, workers, barrier, started)
-        return done - started[0], cpu
+        done, cpu, pg_cpu = answer_threads(orchestra, answers, workers, barrier, started)
+        return done - started[0], cpu, pg_cpu
     context = multiprocessing.get_context("fork")
     connections.close_all()  # children open their own; a forked socket must not be shared
     start = context.Value("d", 0.0)
@@ -345,7 +345,8 @@ def answer_concurrently(
     if failed:
         raise SystemExit(f"an answering process failed: {failed[0]}")
     done = max(detail[0] for _status, detail in outcomes)
-    return done - start.value, sum(detail[1] for _status, detail in outcomes)
+    cpu = sum(detail[1] for _status, detail in outcomes)
+    return done - start.value, cpu, sum(detail[2] for _status, detail in outcomes)
 
 
 def tally(orchestra, needs) -> dict:
@@ -392,9 +393,7 @@ def answers_phase(runs: int, workers: int, processes: int) -> dict:
         needs, offers = open_needs(orchestra, lists, run)
         answers = [(offer, rng.random() < YES_SHARE) for offer in offers]
         rng.shuffle(answers)  # needs interleave, as real answers would
-        pg_before = postgres_cpu_seconds()
-        seconds, python_cpu = answer_concurrently(orchestra, answers, processes, workers)
-        pg_cpu = postgres_cpu_seconds() - pg_before
+        seconds, python_cpu, pg_cpu = answer_concurrently(orchestra, answers, processes, workers)
         result = {
             "answers": len(answers),
             "yes": sum(1 for _, yes in answers if yes),
