@@ -243,6 +243,7 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
     from stagesub.offers import services
     from stagesub.offers.models import Offer
     from stagesub.tenancy import use_orchestra
+    from stagesub.tenancy.context import current_binding
     from stagesub.tenancy.models import Orchestra
 
     work: queue.SimpleQueue = queue.SimpleQueue()
@@ -250,6 +251,8 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
         work.put(item)
     finished: list[float] = []
     errors: list[BaseException] = []
+    cpu: list[float] = []  # each thread's own CPU seconds from the start to its last answer
+    pg_cpu: list[float] = []  # and that of its two PostgreSQL backends (orchestra, control)
 
     def worker() -> None:
         try:
@@ -258,7 +261,13 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
                 # note_due() writes to after commit), not inside the timed part.
                 Offer.objects.exists()
                 Orchestra.objects.filter(pk=orchestra.pk).exists()
+                backends = [
+                    connections[alias].connection.info.backend_pid
+                    for alias in (current_binding().alias, "default")
+                ]
                 barrier.wait()
+                started_cpu = time.thread_time()
+                started_pg = backend_cpu_seconds(backends)
                 while True:
                     try:
                         offer, yes = work.get_nowait()
@@ -266,6 +275,8 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
                         break
                     services.answer(offer, accepted=yes)
                 finished.append(time.perf_counter())
+                cpu.append(time.thread_time() - started_cpu)
+                pg_cpu.append(backend_cpu_seconds(backends) - started_pg)
         except threading.BrokenBarrierError:
             pass  # another worker failed before the start; its error is reported
         except BaseException as exc:
@@ -281,18 +292,31 @@ def answer_threads(orchestra, answers: list[tuple], workers: int, barrier, start
         thread.join()
     if errors:
         raise errors[0]
-    return max(finished) if finished else 0.0
+    return (max(finished) if finished else 0.0), sum(cpu), sum(pg_cpu)
 
 
-def answer_concurrently(orchestra, answers: list[tuple], processes: int, workers: int) -> float:
+def backend_cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system) the given PostgreSQL backends have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def answer_concurrently(
+    orchestra, answers: list[tuple], processes: int, workers: int
+) -> tuple[float, float, float]:
     """Answer with `processes` forked processes of `workers` threads each (as web worker
-    processes would); seconds from the common start to the last answer."""
+    processes would); seconds from the common start to the last answer, and the CPU seconds
+    the answering threads and their PostgreSQL backends used."""
     from django.db import connections
 
     if processes == 1:
         started: list[float] = []
         barrier = threading.Barrier(workers, action=lambda: started.append(time.perf_counter()))
-        return answer_threads(orchestra, answers, workers, barrier, started) - started[0]
+        done, cpu, pg_cpu = answer_threads(orchestra, answers, workers, barrier, started)
+        return done - started[0], cpu, pg_cpu
     context = multiprocessing.get_context("fork")
     connections.close_all()  # children open their own; a forked socket must not be shared
     start = context.Value("d", 0.0)
@@ -320,7 +344,9 @@ def answer_concurrently(orchestra, answers: list[tuple], processes: int, workers
     failed = [detail for status, detail in outcomes if status != "ok"]
     if failed:
         raise SystemExit(f"an answering process failed: {failed[0]}")
-    return max(detail for _status, detail in outcomes) - start.value
+    done = max(detail[0] for _status, detail in outcomes)
+    cpu = sum(detail[1] for _status, detail in outcomes)
+    return done - start.value, cpu, sum(detail[2] for _status, detail in outcomes)
 
 
 def tally(orchestra, needs) -> dict:
@@ -355,6 +381,9 @@ def answers_phase(runs: int, workers: int, processes: int) -> dict:
     from django.conf import settings
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # A slot of the process's connection budget per thread, as docs/operations.md sizes a web
+    # process; with fewer, threads past the budget would get ConnectionBudgetExhausted.
+    settings.MAX_ORCHESTRA_CONNECTIONS = max(settings.MAX_ORCHESTRA_CONNECTIONS, workers)
     log("answers: provisioning an orchestra and 200 musicians on 20 lists")
     orchestra = provision("answers", "Svarsorkestern")
     lists = build_roster(orchestra)
@@ -364,18 +393,28 @@ def answers_phase(runs: int, workers: int, processes: int) -> dict:
         needs, offers = open_needs(orchestra, lists, run)
         answers = [(offer, rng.random() < YES_SHARE) for offer in offers]
         rng.shuffle(answers)  # needs interleave, as real answers would
-        seconds = answer_concurrently(orchestra, answers, processes, workers)
+        seconds, python_cpu, pg_cpu = answer_concurrently(orchestra, answers, processes, workers)
         result = {
             "answers": len(answers),
             "yes": sum(1 for _, yes in answers if yes),
             "seconds": round(seconds, 4),
             "answers_per_second": round(len(answers) / seconds, 1),
+            # CPU per answer: the answering threads' Python (ORM, engine, psycopg) and the
+            # PostgreSQL backends. On a shared machine these move far less than the rate.
+            "python_cpu_ms_per_answer": round(1000 * python_cpu / len(answers), 2),
+            "postgres_cpu_ms_per_answer": round(1000 * pg_cpu / len(answers), 2),
             **tally(orchestra, needs),
         }
         log(f"answers run {run}: {json.dumps(result)}")
         results.append(result)
     return {
         "answers_per_second": statistics.median(r["answers_per_second"] for r in results),
+        "python_cpu_ms_per_answer": statistics.median(
+            r["python_cpu_ms_per_answer"] for r in results
+        ),
+        "postgres_cpu_ms_per_answer": statistics.median(
+            r["postgres_cpu_ms_per_answer"] for r in results
+        ),
         "answers_runs": results,
         "answers_total": sum(r["answers"] for r in results),
         "overbooked": sum(r["overbooked"] for r in results),
@@ -628,7 +667,8 @@ def run(quick: bool, workers: int, processes: int) -> dict:
     out["targets"] = dict(TARGETS)
     out["met"] = verdicts(out)
     keys = [
-        "machine", "date", "answers_per_second", "answers_runs", "answers_total", "overbooked",
+        "machine", "date", "answers_per_second", "python_cpu_ms_per_answer",
+        "postgres_cpu_ms_per_answer", "answers_runs", "answers_total", "overbooked",
         "answer_workers", "answer_processes", "outbox_messages", "outbox_messages_per_second", "scheduler_orchestras",
         "scheduler_pass_seconds", "scheduler_pass_all_null_seconds",
         "scheduler_opened_connections", "targets", "met",

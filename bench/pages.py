@@ -89,7 +89,9 @@ def measure(quick: bool, clients: int, seconds: float, workdir: Path) -> dict:
         # Alternate slices of the two loads, so the other work on this machine, which comes
         # and goes, weighs on both sides of the ratio alike.
         floors, staffs = [], []
+        cpu = {"floor": 0.0, "staff": 0.0}
         for _ in range(SLICES):
+            before = server.cpu_seconds()
             floors.append(
                 drive(
                     server.port,
@@ -100,6 +102,8 @@ def measure(quick: bool, clients: int, seconds: float, workdir: Path) -> dict:
                     warmup=5,
                 )
             )
+            cpu["floor"] += server.cpu_seconds() - before
+            before = server.cpu_seconds()
             staffs.append(
                 drive(
                     server.port,
@@ -110,12 +114,20 @@ def measure(quick: bool, clients: int, seconds: float, workdir: Path) -> dict:
                     warmup=len(pages),
                 )
             )
+            cpu["staff"] += server.cpu_seconds() - before
         floor, staff = Run.merged(floors), Run.merged(staffs)
         log(f"floor: {json.dumps(floor.summary())}")
         log(f"staff pages: {json.dumps(staff.summary())}")
         kind = server.kind
     floor_summary, staff_summary = floor.summary(), staff.summary()
     share = staff_summary["per_second"] / floor_summary["per_second"]
+    # The server's CPU per request (warm-up requests included on both sides, a few per client):
+    # the cost behind the rates, far less swayed by the machine's other work.
+    warm = {"floor": 5 * clients * SLICES, "staff": len(pages) * clients * SLICES}
+    cpu_ms = {
+        side: round(1000 * cpu[side] / (run.requests + warm[side]), 2)
+        for side, run in (("floor", floor), ("staff", staff))
+    }
     ok_statuses = set(staff_summary["statuses"]) == {"200"} and set(floor_summary["statuses"]) == {
         "302"
     }
@@ -126,6 +138,10 @@ def measure(quick: bool, clients: int, seconds: float, workdir: Path) -> dict:
         "staff_pages": staff_summary,
         "staff_pages_by_page": staff.by_name(),
         "share_of_floor": round(share, 3),
+        "server_cpu_ms_per_request": cpu_ms,
+        # The share the floor's CPU cost makes of a staff page's: the ratio of throughputs a
+        # CPU-bound server reaches, measured by cost instead of by rate.
+        "cpu_share_of_floor": round(cpu_ms["floor"] / cpu_ms["staff"], 3),
         "met": {
             "share_of_floor": share >= TARGETS["share_of_floor"],
             "p95_ms": staff_summary["p95_ms"] <= TARGETS["p95_ms"],

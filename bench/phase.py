@@ -282,6 +282,7 @@ def page_phase(out: dict, requests: dict[str, int]) -> None:
     alternate one by one in ABBA order, so drift and garbage collection hit both sides alike.
     """
     from django.conf import settings
+    from django.core.management import call_command
     from django.test import Client, override_settings
 
     from bench import pinned
@@ -290,6 +291,9 @@ def page_phase(out: dict, requests: dict[str, int]) -> None:
     from stagesub.tenancy.models import Orchestra
     from stagesub.tenancy.seeding import run_demo_steps
 
+    # As production runs (`stagesub serve` collects before its workers start): the pages link
+    # to the hashed names in the manifest, which exists only after collectstatic.
+    call_command("collectstatic", interactive=False, verbosity=0)
     orchestra = Orchestra.objects.select_related("server").get(subdomain="orch1")
     with use_orchestra(orchestra):
         if not Musician.objects.exists():
@@ -394,6 +398,11 @@ def main() -> None:
     if args.backend == "postgresql":
         out["pg_raw"] = pg_raw_costs()
 
+    # --- pages, before the fleet phase: that one leaves the orchestras on a schema with one more
+    # migration than this code's, and their hosts then answer the maintenance page (503) --------
+    log("pages")
+    page_phase(out, {"/": args.home_requests, "/musicians/": args.roster_requests})
+
     # --- fleet migrations at exactly N orchestras ----------------------------------------------
     fleet_phase(out, args.src, Path(args.workdir))
 
@@ -422,8 +431,6 @@ def main() -> None:
         out["provision_beyond_n"] = summary(more)
 
     connections_phase(out, args.backend)
-    log("pages")
-    page_phase(out, {"/": args.home_requests, "/musicians/": args.roster_requests})
     print(json.dumps(out))
 
 

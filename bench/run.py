@@ -8,9 +8,11 @@
 Run from the repository root in an environment with `pip install -e .[test]`. Prints a table
 and writes docs/performance.md (and bench/results/latest.json). Every part runs by default:
 the tenancy phases and django-tenants (this file), then the offer engine (bench/offers.py),
-the staff pages (bench/pages.py) and answer links over a fleet (bench/answers_fleet.py), each
-written into its own dated section. Not a test: nothing fails on slowness; each target is
-reported as met or not met.
+the staff pages (bench/pages.py), answer links over a fleet (bench/answers_fleet.py), moving an
+orchestra (bench/move.py) and backups and restores (bench/fleet_ops.py), each written into its
+own dated section: one command re-measures every current figure of the document. Only the
+sections after the "by hand" marker (comparisons of two versions of the code) are kept as they
+are. Not a test: nothing fails on slowness; each target is reported as met or not met.
 """
 
 from __future__ import annotations

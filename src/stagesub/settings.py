@@ -81,6 +81,9 @@ ORCHESTRA_CONNECTION_WAIT = float(os.environ.get("STAGESUB_ORCHESTRA_CONNECTION_
 # unused one stays open before the process closes it.
 ORCHESTRA_CONN_MAX_AGE = int(os.environ.get("STAGESUB_ORCHESTRA_CONN_MAX_AGE", "60"))
 ORCHESTRA_CONN_IDLE = float(os.environ.get("STAGESUB_ORCHESTRA_CONN_IDLE", "10"))
+# Seconds a thread keeps its control-database connection across requests (0: a new connection
+# per request, which costs more than most pages; docs/performance.md). Checked before reuse.
+CONTROL_CONN_MAX_AGE = int(os.environ.get("STAGESUB_CONTROL_CONN_MAX_AGE", "60"))
 # Every database connection (control and orchestras): seconds to establish it, and the longest
 # a single statement may run (PostgreSQL; SQLite waits at most the busy timeout for a lock).
 DB_CONNECT_TIMEOUT = int(os.environ.get("STAGESUB_DB_CONNECT_TIMEOUT", "5"))
@@ -240,7 +243,13 @@ if not _control_url:
     # Embedded default: the control database is a file in the data directory (made on demand).
     private_directory(DATA_DIR)
     _control_url = f"sqlite:///{DATA_DIR / 'control.sqlite3'}"
-DATABASES = {"default": database_settings(_control_url)}
+DATABASES = {
+    "default": {
+        **database_settings(_control_url),
+        "CONN_MAX_AGE": CONTROL_CONN_MAX_AGE,
+        "CONN_HEALTH_CHECKS": True,
+    }
+}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web process read while the worker writes; IMMEDIATE avoids the

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError, OperationalError, connections
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -192,21 +192,44 @@ def project_facts(
     )
 
 
-def _offer_state(need: Need) -> engine.NeedState:
-    """The need's state without candidates (read only when the decision may ask someone)."""
-    offers = tuple(
-        engine.Offer(pk, musician, status)
-        for pk, musician, status in need.offers.order_by("pk").values_list(
-            "pk", "musician_id", "status"
-        )
+@dataclass(frozen=True)
+class Situation:
+    """A need's state (without candidates) and which of its offers' response times are over."""
+
+    state: engine.NeedState
+    expired: frozenset[int]
+
+
+def _offer_rows(need_pk: int, now: datetime.datetime) -> list[tuple[int, int, str, bool]]:
+    """(pk, musician, status, response time over at `now`) of the need's offers, oldest first.
+
+    Every answer reads this under the need's lock, so it is one plain statement: the ORM's
+    compilation costs several times the statement itself here (docs/performance.md). It runs
+    after the lock was taken, as its own statement, so it sees every answer committed before.
+    """
+    connection = connections[current_binding().alias]
+    quote, field = connection.ops.quote_name, Offer._meta.get_field
+    columns = ", ".join(quote(field(name).column) for name in ("id", "musician", "status"))
+    sql = (
+        f"SELECT {columns}, {quote(field('expires_at').column)} <= %s"
+        f" FROM {quote(Offer._meta.db_table)} WHERE {quote(field('need').column)} = %s"
+        f" ORDER BY {quote(field('id').column)}"
     )
-    return engine.NeedState(
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), need_pk])
+        return [(pk, musician, status, bool(over)) for pk, musician, status, over in cursor]
+
+
+def _situation(need: Need, now: datetime.datetime) -> Situation:
+    rows = _offer_rows(need.pk, now)
+    state = engine.NeedState(
         quantity=need.quantity,
         strategy=need.strategy,
-        offers=offers,
+        offers=tuple(engine.Offer(pk, musician, status) for pk, musician, status, _ in rows),
         max_recipients=need.max_recipients,
         paused=need.status in (Need.Status.PAUSED, Need.Status.ARCHIVED),
     )
+    return Situation(state, frozenset(pk for pk, _, _, over in rows if over))
 
 
 def _candidates(need: Need, rule: str) -> tuple[int, ...]:
@@ -414,7 +437,7 @@ def _carry_out(
 
 def _act(
     need_pk: int,
-    event_for: Callable[[Need], engine.Event | None],
+    event_for: Callable[[Situation], engine.Event | None],
     now: datetime.datetime | None = None,
     by: str = "",
     expected: str | None = None,
@@ -424,10 +447,11 @@ def _act(
         try:
             with orchestra_atomic():
                 need = _locked_need(need_pk)
-                event = event_for(need)
+                situation = _situation(need, now)
+                event = event_for(situation)
                 if event is None:  # the event already happened: nothing to decide or log
                     return Outcome(engine.Decision(refused=REPEATED))
-                state, settings = _offer_state(need), None
+                state, settings = situation.state, None
                 closed = projects.requests_refused(need.project, timezone.localdate(now))
                 if closed and isinstance(event, engine.Send):
                     raise ValidationError(closed)
@@ -471,7 +495,7 @@ def _act(
 def send(need: Need, *, now: datetime.datetime | None = None, by: str = "") -> Outcome:
     """Start or continue asking for the need; refused (ValidationError) when its project is
     archived or its week is over (projects.services.requests_refused)."""
-    return _act(need.pk, lambda _need: engine.Send(), now, by)
+    return _act(need.pk, lambda _situation: engine.Send(), now, by)
 
 
 def send_project(project: Project, *, now: datetime.datetime | None = None, by: str = "") -> int:
@@ -501,11 +525,12 @@ def answer(
     """
     now = now or timezone.now()
 
-    def event_for(_need: Need) -> engine.Event | None:
-        status, expires_at = Offer.objects.values_list("status", "expires_at").get(pk=offer.pk)
+    def event_for(situation: Situation) -> engine.Event | None:
+        # The need's offers were just read under its lock; the answered one is among them.
+        status = next(o.status for o in situation.state.offers if o.offer_id == offer.pk)
         if status == (engine.ACCEPTED if accepted else engine.DECLINED):
             return None
-        if not by and status == engine.PENDING and now >= expires_at:
+        if not by and status == engine.PENDING and offer.pk in situation.expired:
             return engine.TimedOut(offer.pk)
         return engine.Answered(offer.pk, accepted)
 
@@ -513,11 +538,11 @@ def answer(
 
 
 def time_out(offer: Offer, *, now: datetime.datetime | None = None) -> Outcome:
-    return _act(offer.need_id, lambda _need: engine.TimedOut(offer.pk), now)
+    return _act(offer.need_id, lambda _situation: engine.TimedOut(offer.pk), now)
 
 
 def withdraw(offer: Offer, *, now: datetime.datetime | None = None, by: str = "") -> Outcome:
-    return _act(offer.need_id, lambda _need: engine.Withdrawn(offer.pk), now, by)
+    return _act(offer.need_id, lambda _situation: engine.Withdrawn(offer.pk), now, by)
 
 
 def fingerprint(decision: engine.Decision) -> str:
@@ -531,7 +556,7 @@ def fingerprint(decision: engine.Decision) -> str:
 
 def quantity_decision(need: Need, quantity: int) -> engine.Decision:
     """What changing the need's seats to `quantity` would do now (reads, writes nothing)."""
-    state = _offer_state(need)
+    state = _situation(need, timezone.now()).state
     event = engine.QuantityChanged(quantity)
     closed = projects.requests_refused(need.project, timezone.localdate())
     if not closed and engine.would_ask(state, event):  # as _act decides it
@@ -550,7 +575,7 @@ def change_quantity(
 ) -> Outcome:
     """Change the seats; with `expected` (a preview's fingerprint) only if the change still
     withdraws and asks exactly what the preview showed (else refused as CHANGED)."""
-    return _act(need.pk, lambda _need: engine.QuantityChanged(quantity), now, by, expected)
+    return _act(need.pk, lambda _situation: engine.QuantityChanged(quantity), now, by, expected)
 
 
 def resend(message: Message, *, now: datetime.datetime | None = None, by: str = "") -> Message:

@@ -34,11 +34,17 @@ def overview(request):
         members=Count("entries")
     ):
         lists.setdefault(ranking_list.position_id, {})[ranking_list.list_type] = ranking_list
+    # Each cell's label translated once per type here, not once per cell in the template
+    # (three cells for each of the page's positions).
+    labels = {
+        t: (_("%(type)s list") % {"type": t}, _("Create %(type)s list") % {"type": t})
+        for t in RankingList.ListType.values
+    }
     groups: list[tuple] = []  # consecutive positions of one instrument share a card
     for position in page.object_list:
         row = (
             position,
-            [(t, lists.get(position.pk, {}).get(t)) for t in RankingList.ListType.values],
+            [(t, lists.get(position.pk, {}).get(t), *labels[t]) for t in labels],
         )
         if groups and groups[-1][0] == position.instrument:
             groups[-1][1].append(row)

@@ -264,6 +264,10 @@ def _confirm_stamp(lease: Lease, binding: Binding) -> None:
             f"database behind {binding.subdomain!r} now carries stamp {stamp or 'none'}, "
             f"expected {binding.orchestra_id}; refusing to use it"
         )
+    # The stamp was just read on this connection, which proves it usable: Django's health
+    # check (CONN_HEALTH_CHECKS, a SELECT 1 before the request's first query) would only
+    # repeat that round trip.
+    wrapper.health_check_done = True
 
 
 def _report_mismatch(binding: Binding, stamp: str | None) -> None:
