@@ -3,7 +3,8 @@
 from django.urls import include, path
 
 from stagesub.accounts.views import LoginView, LogoutView
-from stagesub.orchestra.views import home, orchestra_settings
+from stagesub.office.views import home
+from stagesub.orchestra.views import orchestra_settings
 from stagesub.views import set_language
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("", include("stagesub.projects.urls")),
     path("", include("stagesub.offers.urls")),
     path("", include("stagesub.messaging.urls")),
+    path("", include("stagesub.office.urls")),
     path("settings/", orchestra_settings, name="settings"),
 ]
 
