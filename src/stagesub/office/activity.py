@@ -90,7 +90,8 @@ def _shape(query: QuerySet, **columns) -> QuerySet:
         "a_musician": _no_id(),
         **{name: _text() for name in COLUMNS if name not in ("a_at", "a_project", "a_musician")},
     }
-    return query.annotate(**{**empty, **columns}).values(*COLUMNS)
+    # No ORDER BY inside a part of a UNION (the models' default ordering): the union orders.
+    return query.annotate(**{**empty, **columns}).values(*COLUMNS).order_by()
 
 
 def _project_columns(prefix: str = "") -> dict:
@@ -218,9 +219,11 @@ def feed(data) -> tuple[ActivityFilter, QuerySet | None]:
     when the form is invalid (its errors say why)."""
     shaped = parts()
     filters = ActivityFilter(data or None, queryset=shaped[0])
-    if filters.is_bound and not filters.is_valid():
-        return filters, None
-    filtered = [filters.filter_queryset(part) for part in shaped]
+    if filters.is_bound:
+        if not filters.is_valid():
+            return filters, None
+        shaped = [filters.filter_queryset(part) for part in shaped]
+    filtered = shaped
     combined = filtered[0].union(*filtered[1:], all=True)
     return filters, combined.order_by("-a_at", "a_kind", "a_ref")
 
