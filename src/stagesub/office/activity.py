@@ -175,6 +175,17 @@ def parts() -> list[QuerySet]:
     ]
 
 
+class ReadableIdField(forms.ModelChoiceField):
+    """A musician named by readable id, in any case and with stray spaces (" mus001")."""
+
+    def to_python(self, value):
+        return super().to_python(value.strip().upper() if isinstance(value, str) else value)
+
+
+class ReadableIdFilter(django_filters.ModelChoiceFilter):
+    field_class = ReadableIdField
+
+
 class ActivityFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(
         field_name="a_kind", choices=list(KINDS.items()), label=_("What"), empty_label=_("All")
@@ -187,12 +198,13 @@ class ActivityFilter(django_filters.FilterSet):
         empty_label=_("All"),
     )
     # Named by readable id (MUS001): a select of every musician would not scale.
-    musician = django_filters.ModelChoiceFilter(
+    musician = ReadableIdFilter(
         queryset=Musician.objects.all(),
         to_field_name="musician_id",
         method="filter_musician",
         label=_("Musician (id)"),
         widget=forms.TextInput(attrs={"placeholder": "MUS001", "size": 10}),
+        error_messages={"invalid_choice": _("No musician has that id.")},
     )
     since = django_filters.DateFilter(
         field_name="a_at",
