@@ -110,11 +110,8 @@ def as_xlsx(groups: list[Group], title: str) -> bytes:
     # Sheet titles: at most 31 characters, none of []:*?/\
     sheet.title = re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet"
     for row in table(groups):
-        # Every cell as a string: openpyxl would otherwise store "=..." as a live formula.
+        # openpyxl stores a string starting with "=" as a live formula: safe_cell first.
         sheet.append([safe_cell(c) for c in row])
-    for cells in sheet.iter_rows():
-        for cell in cells:
-            cell.data_type = "s"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
