@@ -146,6 +146,10 @@ NO_BODY_IDS = {
     "offers:live",
     "offers:send_need",
     "messaging:mailbox",
+    "office:activity",
+    "office:booked",
+    "office:booked_csv",
+    "office:booked_xlsx",
 }
 
 

@@ -97,6 +97,14 @@ def test_a_bad_filter_is_refused_with_a_message_next_to_the_field(goteborg):
     assert "No musician has that id." in page and "Enter a valid date" in page
 
 
+def test_malformed_filter_values_are_refused_not_a_server_error(goteborg):
+    client = staff(goteborg)
+    for field in ("kind", "project", "musician", "since", "until"):
+        for bad in ("a\x00b", "\x00", "9" * 30, "MUS 001", "²"):
+            response = client.get("/activity/", {field: bad})
+            assert response.status_code == 400, (field, bad, response.status_code)
+
+
 def test_the_feed_is_paged_in_the_database_keeping_the_filters(goteborg):
     with use_orchestra(goteborg):
         violins(120, name="P{:03d}")

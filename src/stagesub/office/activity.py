@@ -8,6 +8,8 @@ the database (django-filter's FilterSet applied to every part, Django's Paginato
 
 from __future__ import annotations
 
+import re
+
 import django_filters
 from django import forms
 from django.db.models import (
@@ -176,10 +178,20 @@ def parts() -> list[QuerySet]:
 
 
 class ReadableIdField(forms.ModelChoiceField):
-    """A musician named by readable id, in any case and with stray spaces (" mus001")."""
+    """A row named by readable id (MUS001, PROJ001), in any case and with stray spaces.
+
+    Anything that cannot be a readable id (a NUL byte, which PostgreSQL refuses in a query,
+    other control characters, spaces inside) is an unknown choice before any query is made.
+    """
 
     def to_python(self, value):
-        return super().to_python(value.strip().upper() if isinstance(value, str) else value)
+        if isinstance(value, str):
+            value = value.strip().upper()
+            if not re.fullmatch(r"[A-Z0-9]{1,20}", value) and value not in self.empty_values:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice"
+                )
+        return super().to_python(value)
 
 
 class ReadableIdFilter(django_filters.ModelChoiceFilter):
@@ -190,12 +202,13 @@ class ActivityFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(
         field_name="a_kind", choices=list(KINDS.items()), label=_("What"), empty_label=_("All")
     )
-    project = django_filters.ModelChoiceFilter(
+    project = ReadableIdFilter(
         queryset=Project.objects.order_by("-start_date", "name"),
         to_field_name="project_id",
         method="filter_project",
         label=_("Project"),
         empty_label=_("All"),
+        error_messages={"invalid_choice": _("No project has that id.")},
     )
     # Named by readable id (MUS001): a select of every musician would not scale.
     musician = ReadableIdFilter(

@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.text import slugify
+from django.views.decorators.http import require_safe
 
 from stagesub.accounts.roles import staff_required
 from stagesub.office import activity, booked, dashboard
@@ -16,6 +17,7 @@ from stagesub.web.paging import page_of
 
 
 @staff_required
+@require_safe
 def home(request):
     today = timezone.localdate()
     waiting = dashboard.waiting_answers()
@@ -37,6 +39,7 @@ def home(request):
 
 
 @staff_required
+@require_safe
 def activity_feed(request):
     filters, rows = activity.feed(request.GET)
     page, keep = page_of(request, rows if rows is not None else [])
@@ -57,6 +60,7 @@ def activity_feed(request):
 
 
 @staff_required
+@require_safe
 def booked_musicians(request, project_id):
     project = project_or_404(project_id)
     groups = booked.booked(project)
@@ -69,6 +73,7 @@ def booked_musicians(request, project_id):
 
 
 @staff_required
+@require_safe
 def booked_export(request, project_id, fmt):
     project = project_or_404(project_id)
     groups = booked.booked(project)
