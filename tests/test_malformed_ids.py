@@ -170,6 +170,10 @@ NO_BODY_IDS = {
     "messaging:group_email_history",
     "messaging:group_email_detail",
     "messaging:unsubscribe",
+    "office:activity",
+    "office:booked",
+    "office:booked_csv",
+    "office:booked_xlsx",
 }
 
 

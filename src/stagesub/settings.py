@@ -130,6 +130,8 @@ SPARE_DATABASES = int(os.environ.get("STAGESUB_SPARE_DATABASES", "2"))
 MAX_UPLOAD_BYTES = int(os.environ.get("STAGESUB_MAX_UPLOAD_MB", "10")) * 1024 * 1024
 # How often `stagesub worker` runs the isolation monitor, in seconds.
 ISOLATION_MONITOR_INTERVAL = int(os.environ.get("STAGESUB_ISOLATION_MONITOR_INTERVAL", "3600"))
+# How often `stagesub worker` looks for needs that ran out of people to ask (staff e-mail), in s.
+STALLED_NEEDS_INTERVAL = int(os.environ.get("STAGESUB_STALLED_NEEDS_INTERVAL", "300"))
 # Seconds each database check of verify_isolation / check_database / monitor_isolation may take
 # (connect, statements, lock waits); a database slower than that is reported unreachable.
 CHECK_TIMEOUT = float(os.environ.get("STAGESUB_CHECK_TIMEOUT", "10"))
@@ -191,6 +193,8 @@ INSTALLED_APPS = [
     "stagesub.projects",
     "stagesub.offers",
     "stagesub.messaging",
+    # the office above them: dashboard, activity feed, booked musicians
+    "stagesub.office",
 ]
 
 MIDDLEWARE = [

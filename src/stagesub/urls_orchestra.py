@@ -3,7 +3,8 @@
 from django.urls import include, path
 
 from stagesub.accounts.views import LoginView, LogoutView
-from stagesub.orchestra.views import home, orchestra_settings
+from stagesub.office.views import home
+from stagesub.orchestra.views import orchestra_settings
 from stagesub.superadmin.signup_views import welcome
 from stagesub.views import set_language
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("", include("stagesub.projects.urls")),
     path("", include("stagesub.offers.urls")),
     path("", include("stagesub.messaging.urls")),
+    path("", include("stagesub.office.urls")),
     path("settings/", orchestra_settings, name="settings"),
     path("", include("stagesub.accounts.urls_orchestra")),
     path("welcome/<str:token>/", welcome, name="signup_welcome"),

@@ -32,6 +32,8 @@ PUBLIC = {
     "accounts:password_reset_confirm",
     "accounts:password_reset_complete",
     "signup_welcome",
+    # the musician's link to stop group e-mails: its signed token is the capability
+    "messaging:unsubscribe",
 }
 
 # The admin-only views and actions that exist today: settings, users, imports, deletions.
@@ -41,6 +43,11 @@ ADMIN_VIEWS = {
     "projects:calendar_renew",
     "accounts:users",
     "accounts:user_action",
+    "messaging:templates",
+    "messaging:template",
+    "messaging:template_preview",
+    "messaging:template_reset",
+    "messaging:sender",
 }
 ADMIN_ACTIONS = {
     "roster:instrument_action": {"delete"},
@@ -57,6 +64,7 @@ SAMPLES = {
     "readable": "X001",
     "uuid": "00000000-0000-0000-0000-000000000000",
     "path": "x",
+    "slug": "x",
 }
 
 

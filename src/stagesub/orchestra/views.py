@@ -1,36 +1,10 @@
 from django import forms
-from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
-from stagesub.accounts.roles import admin_required, staff_required
+from stagesub.accounts.roles import admin_required
 from stagesub.orchestra.models import OrchestraSettings
-from stagesub.projects.models import Project
-from stagesub.rankings.models import RankingList
-from stagesub.roster.models import Instrument, Musician
-from stagesub.tenancy.plans import usage_report
-
-
-@staff_required
-def home(request):
-    counts = Musician.objects.aggregate(
-        total=Count("pk", filter=~Q(status="archived")),
-        active=Count("pk", filter=Q(status="active")),
-    )
-    counts["lists"] = RankingList.objects.count()
-    counts["instruments"] = Instrument.objects.filter(is_archived=False).count()
-    counts["projects"] = Project.objects.filter(is_archived=False).count()
-    return render(
-        request,
-        "orchestra/home.html",
-        {
-            "counts": counts,
-            "usage": usage_report(request.orchestra),
-            "platform_contact": settings.PLATFORM_CONTACT,
-        },
-    )
 
 
 class SettingsForm(forms.ModelForm):

@@ -32,6 +32,11 @@ NOTHING = "-"
 _request: ContextVar[object | None] = ContextVar("stagesub_current_request", default=None)
 
 
+def current_request():
+    """The request this thread or task is serving, or None (a job, the shell)."""
+    return _request.get()
+
+
 def request_id_from(incoming: str | None) -> str:
     """The incoming id when it is sane, else a fresh one (32 hex digits)."""
     if incoming and _SANE_REQUEST_ID.fullmatch(incoming):
