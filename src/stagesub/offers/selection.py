@@ -3,6 +3,7 @@
 Rules, in the order a preview reports them:
 * inactive or archived musicians are not asked; nor those who lost the position's qualification;
 * local residents only, when the need says so;
+* musicians who said they cannot play during the project (their availability) are not asked;
 * one offer per musician per project: a pending, accepted, declined or timed-out offer anywhere
   in the project keeps the musician out (withdrawn offers do not count);
 * conflict setting `smart`: a musician on the lists of several needs with open seats is kept for
@@ -15,6 +16,7 @@ Rules, in the order a preview reports them:
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 SIMPLE, SMART = "simple", "smart"
@@ -24,6 +26,7 @@ CANDIDATE = "candidate"
 INACTIVE = "inactive"
 NOT_QUALIFIED = "not_qualified"
 NOT_LOCAL = "not_local"
+UNAVAILABLE = "unavailable"  # with the period they said they are away
 HAS_OFFER = "has_offer"  # with the offer's status and need
 KEPT_FOR_OTHER_NEED = "kept_for_other_need"
 CHOSEN_FOR_OTHER_NEED = "chosen_for_other_need"  # earlier need in the same preview/send
@@ -54,6 +57,7 @@ class Verdict:
     reason: str
     offer_status: str = ""
     other_need: int | None = None
+    away: tuple[datetime.date, datetime.date] | None = None
 
 
 @dataclass
@@ -62,6 +66,23 @@ class ProjectFacts:
     blocking: dict[int, tuple[str, int]] = field(default_factory=dict)
     needs: tuple[NeedView, ...] = ()
     rule: str = SIMPLE
+    # musician id -> the period (first day, last day) they cannot play that overlaps the project
+    away: dict[int, tuple[datetime.date, datetime.date]] = field(default_factory=dict)
+
+
+Period = tuple[datetime.date, datetime.date]
+
+
+def away_during(
+    periods: dict[int, list[Period]], first: datetime.date, last: datetime.date
+) -> dict[int, Period]:
+    """Musician -> the earliest of their unavailable periods that overlaps first..last."""
+    out = {}
+    for musician, spans in periods.items():
+        overlapping = sorted(p for p in spans if p[0] <= last and p[1] >= first)
+        if overlapping:
+            out[musician] = overlapping[0]
+    return out
 
 
 def _personal_reason(member: Member, need: NeedView) -> str | None:
@@ -74,14 +95,21 @@ def _personal_reason(member: Member, need: NeedView) -> str | None:
     return None
 
 
-def smart_homes(needs: tuple[NeedView, ...], blocking: dict) -> dict[int, int]:
+def smart_homes(
+    needs: tuple[NeedView, ...], blocking: dict, away: dict | None = None
+) -> dict[int, int]:
     """Musician -> the need they are kept for, for musicians on two or more open needs' lists."""
+    away = away or {}
     placements: dict[int, list[tuple]] = {}
     for need in needs:
         if not need.open:
             continue
         for member in need.members:
-            if member.musician_id in blocking or _personal_reason(member, need):
+            if (
+                member.musician_id in blocking
+                or member.musician_id in away
+                or _personal_reason(member, need)
+            ):
                 continue
             placements.setdefault(member.musician_id, []).append(
                 (member.rank, need.hierarchy, need.order, need.need_id)
@@ -93,13 +121,15 @@ def verdicts(
     need: NeedView, facts: ProjectFacts, *, chosen_elsewhere: dict[int, int] | None = None
 ) -> list[Verdict]:
     """Every list member of `need` with the reason they are or are not a candidate."""
-    homes = smart_homes(facts.needs, facts.blocking) if facts.rule == SMART else {}
+    homes = smart_homes(facts.needs, facts.blocking, facts.away) if facts.rule == SMART else {}
     chosen_elsewhere = chosen_elsewhere or {}
     out = []
     for member in need.members:
         reason = _personal_reason(member, need)
         if reason:
             out.append(Verdict(member, reason))
+        elif member.musician_id in facts.away:
+            out.append(Verdict(member, UNAVAILABLE, away=facts.away[member.musician_id]))
         elif member.musician_id in facts.blocking:
             status, other = facts.blocking[member.musician_id]
             out.append(Verdict(member, HAS_OFFER, status, other))

@@ -34,7 +34,7 @@ from stagesub.orchestra.models import OrchestraSettings
 from stagesub.projects import services as projects
 from stagesub.projects.files import sent_with
 from stagesub.projects.models import Need, Project, ProjectFile
-from stagesub.roster.models import Musician, Qualification
+from stagesub.roster.models import Musician, Qualification, Unavailability
 from stagesub.tenancy.binding import directory
 from stagesub.tenancy.context import NoOrchestraBound, current_binding, orchestra_atomic
 from stagesub.tenancy.due import note_due
@@ -124,7 +124,20 @@ def project_facts(
         needs = tuple(need_view(n, accepted.get(n.pk, 0)) for n in project_needs(project))
     else:
         needs = (need_view(only, accepted.get(only.pk, 0)),)
-    return selection.ProjectFacts(blocking=blocking, needs=needs, rule=rule)
+    return selection.ProjectFacts(
+        blocking=blocking, needs=needs, rule=rule, away=_away(project, needs)
+    )
+
+
+def _away(project: Project, needs: tuple[selection.NeedView, ...]) -> dict:
+    """The listed musicians' unavailable periods overlapping the project's start week."""
+    listed = {m.musician_id for view in needs for m in view.members}
+    periods: dict[int, list[selection.Period]] = {}
+    for musician, first, last in Unavailability.objects.filter(
+        musician_id__in=listed, first_day__lte=project.week_end, last_day__gte=project.start_date
+    ).values_list("musician_id", "first_day", "last_day"):
+        periods.setdefault(musician, []).append((first, last))
+    return selection.away_during(periods, project.start_date, project.week_end)
 
 
 def _offer_state(need: Need) -> engine.NeedState:

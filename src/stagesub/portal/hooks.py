@@ -1,0 +1,19 @@
+"""The staff's musician page shows what the musician changed on their personal page, and when
+they said they cannot play."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from stagesub.roster import profile
+
+
+def _portal_section(musician) -> dict | None:
+    changes = list(musician.contact_changes.all()[:20])
+    periods = list(musician.unavailabilities.filter(last_day__gte=timezone.localdate()))
+    if not changes and not periods:
+        return None
+    return {"changes": changes, "periods": periods}
+
+
+profile.register_section("portal/profile_section.html", context=_portal_section, order=40)

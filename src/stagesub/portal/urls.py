@@ -1,0 +1,23 @@
+from django.urls import path
+
+import stagesub.converters  # noqa: F401  (registers <readable:...>)
+from stagesub.portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("me/", views.start, name="start"),
+    path("me/link/<readable:token>/", views.sign_in, name="sign_in"),
+    path("me/sign-out/", views.sign_out, name="sign_out"),
+    path("me/home/", views.home, name="home"),
+    path("me/requests/<readable:offer_id>/", views.answer, name="answer"),
+    path("me/availability/", views.add_unavailability, name="add_unavailability"),
+    path(
+        "me/availability/<int:pk>/delete/",
+        views.remove_unavailability,
+        name="remove_unavailability",
+    ),
+    path("me/contact/", views.contact, name="contact"),
+    path("me/calendar/renew/", views.renew_calendar, name="renew_calendar"),
+    path("me/calendar/<readable:token>.ics", views.calendar, name="calendar"),
+]
