@@ -169,6 +169,16 @@ NO_BODY_IDS = {
     "messaging:group_email_history",
     "messaging:group_email_detail",
     "messaging:unsubscribe",
+    "portal:start",
+    "portal:sign_in",
+    "portal:sign_out",
+    "portal:home",
+    "portal:answer",
+    "portal:add_unavailability",  # dates, refused with a message (tests/portal)
+    "portal:remove_unavailability",
+    "portal:contact",  # contact details, refused with a message (tests/portal)
+    "portal:renew_calendar",
+    "portal:calendar",
 }
 
 

@@ -32,6 +32,18 @@ PUBLIC = {
     "accounts:password_reset_confirm",
     "accounts:password_reset_complete",
     "signup_welcome",
+    # The musician's personal page: no staff role; a sign-in link starts a musician session
+    # that each of these requires (or, for the calendar, a secret token).
+    "portal:start",
+    "portal:sign_in",
+    "portal:sign_out",
+    "portal:home",
+    "portal:answer",
+    "portal:add_unavailability",
+    "portal:remove_unavailability",
+    "portal:contact",
+    "portal:renew_calendar",
+    "portal:calendar",
 }
 
 # The admin-only views and actions that exist today: settings, users, imports, deletions.

@@ -100,14 +100,22 @@ class SignIn:
     refused: str = ""
 
 
-def use_link(token: str, *, orchestra_id: uuid.UUID, now: datetime.datetime) -> SignIn:
+def check_link(token: str, *, orchestra_id: uuid.UUID) -> str:
+    """Why the token cannot be this orchestra's link ("" if it may be), reading no database."""
     secret, dot, mac = token.rpartition(".")
     if not dot or not secret or len(secret) > 64:
-        return SignIn(None, INVALID)
+        return INVALID
     if not constant_time_compare(mac, _mac(orchestra_id, secret)):
         # A well-formed link whose mac fails here was made for another orchestra (or forged).
-        return SignIn(None, WRONG_HOST)
-    digest = _digest(secret)
+        return WRONG_HOST
+    return ""
+
+
+def use_link(token: str, *, orchestra_id: uuid.UUID, now: datetime.datetime) -> SignIn:
+    refused = check_link(token, orchestra_id=orchestra_id)
+    if refused:
+        return SignIn(None, refused)
+    digest = _digest(token.rpartition(".")[0])
     with orchestra_atomic():
         won = SignInLink.objects.filter(
             digest=digest, used_at__isnull=True, expires_at__gt=now

@@ -1,6 +1,7 @@
 from django.urls import path
 
-import stagesub.converters  # noqa: F401  (registers <readable:...>)
+import stagesub.converters
+import stagesub.portal.converters  # noqa: F401  (registers <portal_row:...>, <portal_offer:...>)
 from stagesub.portal import views
 
 app_name = "portal"
@@ -10,10 +11,10 @@ urlpatterns = [
     path("me/link/<readable:token>/", views.sign_in, name="sign_in"),
     path("me/sign-out/", views.sign_out, name="sign_out"),
     path("me/home/", views.home, name="home"),
-    path("me/requests/<readable:offer_id>/", views.answer, name="answer"),
+    path("me/requests/<portal_offer:offer_id>/", views.answer, name="answer"),
     path("me/availability/", views.add_unavailability, name="add_unavailability"),
     path(
-        "me/availability/<int:pk>/delete/",
+        "me/availability/<portal_row:pk>/delete/",
         views.remove_unavailability,
         name="remove_unavailability",
     ),

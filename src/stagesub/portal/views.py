@@ -77,9 +77,16 @@ def sign_in(request, token: str):
                 samesite="Lax",
             )
             return response
-        status = 404 if result.refused in (access.WRONG_HOST, access.INVALID) else 410
-        return render(request, "portal/sign_in.html", {"refused": result.refused}, status=status)
+        return _refused(request, result.refused)
+    refused = access.check_link(token, orchestra_id=request.orchestra.pk)
+    if refused:  # a link for another orchestra is named as such before anyone presses a button
+        return _refused(request, refused)
     return _no_store(render(request, "portal/sign_in.html", {}))
+
+
+def _refused(request, refused: str) -> HttpResponse:
+    status = 404 if refused in (access.WRONG_HOST, access.INVALID) else 410
+    return render(request, "portal/sign_in.html", {"refused": refused}, status=status)
 
 
 @require_POST
@@ -129,7 +136,7 @@ def home(request):
 @require_POST
 def answer(request, offer_id: str):
     """Answer an open request through the same service as the e-mailed answer link."""
-    offer = get_object_or_404(Offer, offer_id=offer_id.upper(), musician=request.musician)
+    offer = get_object_or_404(Offer, offer_id=offer_id, musician=request.musician)
     choice = request.POST.get("answer")
     if choice not in ("yes", "no"):
         messages.error(request, _("Choose yes or no."))
