@@ -179,6 +179,11 @@ NO_BODY_IDS = {
     "portal:contact",  # contact details, refused with a message (tests/portal)
     "portal:renew_calendar",
     "portal:calendar",
+    "portal:export",
+    "portal:musician_data",
+    "portal:musician_data_json",
+    "portal:musician_erase",  # the typed confirmation is text, refused with a message
+    "portal:retention",
 }
 
 

@@ -404,6 +404,8 @@ MAIL_OUTAGE_RETRY_MAX = float(os.environ.get("STAGESUB_MAIL_OUTAGE_RETRY_MAX", "
 PORTAL_LINK_MINUTES = int(os.environ.get("STAGESUB_PORTAL_LINK_MINUTES", "30"))
 PORTAL_LINKS_PER_HOUR = int(os.environ.get("STAGESUB_PORTAL_LINKS_PER_HOUR", "5"))
 PORTAL_SESSION_DAYS = int(os.environ.get("STAGESUB_PORTAL_SESSION_DAYS", "14"))
+# Seconds between the worker's runs of each orchestra's retention settings (portal.retention).
+PORTAL_RETENTION_INTERVAL = float(os.environ.get("STAGESUB_PORTAL_RETENTION_INTERVAL", "3600"))
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Seconds between scheduler looks at the orchestras that are due (reminders, timeouts, outbox).

@@ -44,6 +44,7 @@ PUBLIC = {
     "portal:contact",
     "portal:renew_calendar",
     "portal:calendar",
+    "portal:export",
 }
 
 # The admin-only views and actions that exist today: settings, users, imports, deletions.
@@ -53,6 +54,10 @@ ADMIN_VIEWS = {
     "projects:calendar_renew",
     "accounts:users",
     "accounts:user_action",
+    "portal:musician_data",
+    "portal:musician_data_json",
+    "portal:musician_erase",
+    "portal:retention",
 }
 ADMIN_ACTIONS = {
     "roster:instrument_action": {"delete"},

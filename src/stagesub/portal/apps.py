@@ -6,4 +6,7 @@ class PortalConfig(sides.OrchestraAppConfig):
     verbose_name = "Musician portal"
 
     def ready(self) -> None:
-        from stagesub.portal import hooks  # noqa: F401  (the staff's musician page shows changes)
+        from stagesub.portal import (  # noqa: F401
+            hooks,  # the staff's musician page shows changes and the data-rights actions
+            retention,  # registers the retention job with the worker
+        )

@@ -58,3 +58,34 @@ class ContactChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.musician_id} changed {self.field}"
+
+
+class Erasure(models.Model):
+    """That a musician's personal data was erased (who asked, when): the row stays so counts
+    stay true, and the retention job does not erase twice."""
+
+    musician = models.OneToOneField(Musician, on_delete=models.PROTECT, related_name="erasure")
+    at = models.DateTimeField()
+    by = models.CharField(max_length=150)
+
+    def __str__(self) -> str:
+        return f"{self.musician_id} erased {self.at:%Y-%m-%d}"
+
+
+class Retention(models.Model):
+    """How long the orchestra keeps personal data (one row); empty means keep."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    message_body_days = models.PositiveIntegerField(
+        _("empty message texts after (days)"), null=True, blank=True
+    )
+    archived_erase_months = models.PositiveIntegerField(
+        _("erase archived musicians after (months)"), null=True, blank=True
+    )
+
+    def __str__(self) -> str:
+        return f"retention {self.message_body_days}d / {self.archived_erase_months}m"
+
+    @classmethod
+    def current(cls) -> Retention:
+        return cls.objects.filter(pk=1).first() or cls()

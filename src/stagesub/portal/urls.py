@@ -2,7 +2,7 @@ from django.urls import path
 
 import stagesub.converters
 import stagesub.portal.converters  # noqa: F401  (registers <portal_row:...>, <portal_offer:...>)
-from stagesub.portal import views
+from stagesub.portal import staff_views, views
 
 app_name = "portal"
 
@@ -21,4 +21,16 @@ urlpatterns = [
     path("me/contact/", views.contact, name="contact"),
     path("me/calendar/renew/", views.renew_calendar, name="renew_calendar"),
     path("me/calendar/<readable:token>.ics", views.calendar, name="calendar"),
+    path("me/export.json", views.export, name="export"),
+    # the staff's side (admins): data rights of one musician, and retention
+    path("musicians/<readable:musician_id>/data/", staff_views.musician_data, name="musician_data"),
+    path(
+        "musicians/<readable:musician_id>/data.json",
+        staff_views.musician_data_json,
+        name="musician_data_json",
+    ),
+    path(
+        "musicians/<readable:musician_id>/erase/", staff_views.musician_erase, name="musician_erase"
+    ),
+    path("settings/retention/", staff_views.retention_settings, name="retention"),
 ]

@@ -22,6 +22,7 @@ from stagesub.offers import services as offers
 from stagesub.offers.models import Offer
 from stagesub.portal import access, services
 from stagesub.portal.forms import ContactForm, EmailForm, UnavailabilityForm
+from stagesub.portal.staff_views import json_download
 from stagesub.projects.forms import today
 
 
@@ -206,6 +207,12 @@ def renew_calendar(request):
     services.feed_token(request.musician, renew=True)
     messages.success(request, _("Your calendar link was renewed; the old one no longer works."))
     return redirect("portal:home")
+
+
+@musician_required
+def export(request):
+    """The musician's own copy of everything stored about them."""
+    return json_download(request.musician)
 
 
 def calendar(request, token: str):
