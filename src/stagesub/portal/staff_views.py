@@ -37,10 +37,7 @@ def musician_data(request, musician_id: str):
     """Everything stored about the musician, readable: the same data as the JSON."""
     musician = _musician(musician_id)
     data = rights.export(musician)
-    tables = [
-        (label, list(rows[0].keys()), [list(r.values()) for r in rows])
-        for label, rows in data["related"].items()
-    ]
+    tables = [(label, [list(r.items()) for r in rows]) for label, rows in data["related"].items()]
     return render(
         request,
         "portal/musician_data.html",
