@@ -59,6 +59,9 @@ def person_with_history(orchestra, mailbox) -> tuple[Musician, object]:
             need.project, name="seating.txt", content=f"Stämning: {NAME}".encode(), need=need
         )
         files.upload(need.project, name="notes.txt", content=b"Mahler 2, del 1", need=need)
+        pending_import = storage_root() / "imports"
+        pending_import.mkdir(exist_ok=True)
+        (pending_import / "abc.bin").write_text(f"Förnamn;Efternamn;E-post\n{NAME};{EMAIL}")
         need.project.concert_info = f"Solist {NAME}"
         need.project.save()
         services.send(need, now=timezone.now())
@@ -198,3 +201,18 @@ def test_a_musician_downloads_their_own_export(goteborg, mailbox):
     assert json.loads(response.content)["musician"]["email"] == EMAIL
     with use_orchestra(goteborg):
         assert rights.export(musician)["musician"]["phone"] == PHONE
+
+
+def test_retention_settings_are_saved_and_bad_values_refused(goteborg):
+    staff = login(goteborg, "goteborg-admin")
+    bad = staff.post("/settings/retention/", {"message_body_days": "-3"})
+    assert bad.status_code == 400 and "error-summary" in bad.content.decode()
+    with use_orchestra(goteborg):
+        assert not Retention.objects.exists()
+    ok = staff.post(
+        "/settings/retention/", {"message_body_days": "90", "archived_erase_months": ""}
+    )
+    assert ok.status_code == 302
+    with use_orchestra(goteborg):
+        policy = Retention.current()
+        assert (policy.message_body_days, policy.archived_erase_months) == (90, None)

@@ -7,7 +7,8 @@ Erasure keeps the musician's row, offers, list places and messages, so counts an
 stay true, but removes what names them: the row's personal fields are replaced by a neutral
 label, their messages lose subject, body and address, personal-page data goes, and then every
 text column of every orchestra table, the orchestra's stored files and the mailbox folder are
-searched for their name, e-mail and phone, which are replaced (or the file removed). It is one
+searched for their name, e-mail and phone, which are replaced (or the file removed: uploads
+naming them, pending roster imports). It is one
 transaction on the orchestra's database; the files are cleaned after it commits.
 """
 
@@ -28,6 +29,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from stagesub.messaging.models import Message
+from stagesub.orchestra.storage import storage_root
 from stagesub.portal.models import ContactChange, Erasure, MusicianFeed, SignInLink
 from stagesub.projects import files
 from stagesub.projects.models import ProjectFile, StoredFile
@@ -164,6 +166,7 @@ def erase(musician: Musician, *, actor=None, actor_label: str = "", request=None
             done["rows"] += 1
     for key in keys:
         (files.files_dir() / key).unlink(missing_ok=True)
+    done["other_files"] = _remove_other_files_naming(terms)
     done["mailbox_files"] = _clean_mailbox(pattern)
     audit.record(
         "musician.erased",
@@ -194,6 +197,21 @@ def _stored_files_naming(terms: list[str]) -> list[StoredFile]:
         if any(n in content or n in name for n in needles):
             out.append(stored)
     return out
+
+
+def _remove_other_files_naming(terms: list[str]) -> int:
+    """Other files in the orchestra's storage (pending roster imports) that name the musician:
+    they are working copies, so they go."""
+    needles = [t.lower().encode() for t in terms]
+    uploads = files.files_dir()
+    removed = 0
+    for path in storage_root().rglob("*"):
+        if path.is_file() and uploads not in path.parents:
+            content = path.read_bytes().lower()
+            if any(n in content for n in needles):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _clean_mailbox(pattern: re.Pattern) -> int:
