@@ -174,6 +174,21 @@ NO_BODY_IDS = {
     "office:booked",
     "office:booked_csv",
     "office:booked_xlsx",
+    "portal:start",
+    "portal:sign_in",
+    "portal:sign_out",
+    "portal:home",
+    "portal:answer",
+    "portal:add_unavailability",  # dates, refused with a message (tests/portal)
+    "portal:remove_unavailability",
+    "portal:contact",  # contact details, refused with a message (tests/portal)
+    "portal:renew_calendar",
+    "portal:calendar",
+    "portal:export",
+    "portal:musician_data",
+    "portal:musician_data_json",
+    "portal:musician_erase",  # the typed confirmation is text, refused with a message
+    "portal:retention",
 }
 
 

@@ -195,6 +195,7 @@ INSTALLED_APPS = [
     "stagesub.messaging",
     # the office above them: dashboard, activity feed, booked musicians
     "stagesub.office",
+    "stagesub.portal",
 ]
 
 MIDDLEWARE = [
@@ -411,6 +412,13 @@ MAIL_SENDING_STALE = float(os.environ.get("STAGESUB_MAIL_SENDING_STALE", "300"))
 # Longest wait between delivery attempts while the mail server is unreachable (seconds), so the
 # queue drains soon after it comes back.
 MAIL_OUTAGE_RETRY_MAX = float(os.environ.get("STAGESUB_MAIL_OUTAGE_RETRY_MAX", "60"))
+# A musician's sign-in link to their personal page (/me/): minutes it works, links per hour
+# per musician (more requests get the same answer but no e-mail), days a musician session lasts.
+PORTAL_LINK_MINUTES = int(os.environ.get("STAGESUB_PORTAL_LINK_MINUTES", "30"))
+PORTAL_LINKS_PER_HOUR = int(os.environ.get("STAGESUB_PORTAL_LINKS_PER_HOUR", "5"))
+PORTAL_SESSION_DAYS = int(os.environ.get("STAGESUB_PORTAL_SESSION_DAYS", "14"))
+# Seconds between the worker's runs of each orchestra's retention settings (portal.retention).
+PORTAL_RETENTION_INTERVAL = float(os.environ.get("STAGESUB_PORTAL_RETENTION_INTERVAL", "3600"))
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Seconds between scheduler looks at the orchestras that are due (reminders, timeouts, outbox).

@@ -34,6 +34,19 @@ PUBLIC = {
     "signup_welcome",
     # the musician's link to stop group e-mails: its signed token is the capability
     "messaging:unsubscribe",
+    # The musician's personal page: no staff role; a sign-in link starts a musician session
+    # that each of these requires (or, for the calendar, a secret token).
+    "portal:start",
+    "portal:sign_in",
+    "portal:sign_out",
+    "portal:home",
+    "portal:answer",
+    "portal:add_unavailability",
+    "portal:remove_unavailability",
+    "portal:contact",
+    "portal:renew_calendar",
+    "portal:calendar",
+    "portal:export",
 }
 
 # The admin-only views and actions that exist today: settings, users, imports, deletions.
@@ -48,6 +61,10 @@ ADMIN_VIEWS = {
     "messaging:template_preview",
     "messaging:template_reset",
     "messaging:sender",
+    "portal:musician_data",
+    "portal:musician_data_json",
+    "portal:musician_erase",
+    "portal:retention",
 }
 ADMIN_ACTIONS = {
     "roster:instrument_action": {"delete"},

@@ -84,6 +84,36 @@ def test_smart_ignores_a_need_the_musician_could_not_be_asked_for():
     assert sel.candidates(other, facts) == (7,)
 
 
+def test_an_unavailable_musician_is_skipped_with_the_period():
+    n = need(1, [member(1, 1), member(2, 2)])
+    period = (datetime.date(2027, 3, 1), datetime.date(2027, 3, 7))
+    facts = sel.ProjectFacts(needs=(n,), away={1: period})
+    first = sel.verdicts(n, facts)[0]
+    assert (first.reason, first.away) == (sel.UNAVAILABLE, period)
+    assert sel.candidates(n, facts) == (2,)
+
+
+def test_smart_does_not_keep_an_unavailable_musician_for_another_need():
+    first = need(1, [member(7, 3)])
+    second = need(2, [member(7, 1)], hierarchy=2)
+    day = datetime.date(2027, 3, 1)
+    facts = sel.ProjectFacts(needs=(first, second), rule=sel.SMART, away={7: (day, day)})
+    assert sel.smart_homes(facts) == {}
+
+
+def test_away_during_picks_the_earliest_overlapping_period():
+    d = datetime.date
+    periods = {
+        1: [(d(2027, 3, 6), d(2027, 3, 9)), (d(2027, 3, 1), d(2027, 3, 2))],
+        2: [(d(2027, 2, 1), d(2027, 2, 28))],
+        3: [(d(2027, 3, 7), d(2027, 3, 7))],
+    }
+    assert sel.away_during(periods, d(2027, 3, 1), d(2027, 3, 7)) == {
+        1: (d(2027, 3, 1), d(2027, 3, 2)),
+        3: (d(2027, 3, 7), d(2027, 3, 7)),
+    }
+
+
 @st.composite
 def projects(draw):
     musicians = list(range(1, draw(st.integers(1, 8)) + 1))
@@ -115,8 +145,15 @@ def projects(draw):
             )
             for i, first in enumerate(draw(st.lists(st.integers(0, 30), min_size=1, max_size=3)))
         )
+    day = datetime.date(2027, 3, 1)
+    away = {m: (day, day) for m in draw(st.lists(st.sampled_from(musicians), unique=True))}
     return sel.ProjectFacts(
-        blocking=blocking, needs=tuple(needs), rule=rule, period=period, bookings=bookings
+        blocking=blocking,
+        needs=tuple(needs),
+        rule=rule,
+        period=period,
+        bookings=bookings,
+        away=away,
     )
 
 
@@ -143,6 +180,7 @@ def test_candidates_always_obey_the_rules(facts):
             assert pk not in facts.blocking
             # no double-booking: nobody booked in another project on any of these days
             assert not overlapping(facts, pk)
+            assert pk not in facts.away  # they said they cannot play then
             if facts.rule == sel.SMART and n.open:
                 seen_in_open_needs[pk] = seen_in_open_needs.get(pk, 0) + 1
         # everyone left out for another booking is named with an overlapping one

@@ -17,6 +17,7 @@ class Kind(models.TextChoices):
     POSITION_FILLED = "position_filled", _("Position filled")
     WITHDRAWN = "withdrawn", _("Request withdrawn")
     GROUP = "group", _("Group e-mail")
+    PORTAL_LINK = "portal_link", _("Personal page link")
 
 
 class MessageTemplate(models.Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils import formats
 from django.utils.translation import gettext as _
 
 from stagesub.offers import engine, selection, services
@@ -67,6 +68,16 @@ def _busy_text(booking: selection.Booking | None) -> str:
     }
 
 
+def _away_text(verdict: selection.Verdict) -> str:
+    if verdict.away is None:
+        return ""
+    first, last = (formats.date_format(day, "SHORT_DATE_FORMAT") for day in verdict.away)
+    return _("Unavailable %(first)s–%(last)s (said so on their page)") % {
+        "first": first,
+        "last": last,
+    }
+
+
 def _explain(verdict: selection.Verdict, needs: dict[int, Need]) -> str:
     other = needs.get(verdict.other_need)
     other_label = f"{other.need_id} {other.position}" if other else ""
@@ -74,6 +85,7 @@ def _explain(verdict: selection.Verdict, needs: dict[int, Need]) -> str:
         selection.INACTIVE: _("Inactive or archived"),
         selection.NOT_QUALIFIED: _("No longer qualified for the position"),
         selection.NOT_LOCAL: _("Not a local resident"),
+        selection.UNAVAILABLE: _away_text(verdict),
         selection.HAS_OFFER: _("Already has a request in this project (%(status)s, %(need)s)")
         % {
             "status": Offer.Status(verdict.offer_status).label if verdict.offer_status else "",

@@ -3,6 +3,7 @@
 Rules, in the order a preview reports them:
 * inactive or archived musicians are not asked; nor those who lost the position's qualification;
 * local residents only, when the need says so;
+* musicians who said they cannot play during the project (their availability) are not asked;
 * one offer per musician per project: a pending, accepted, declined or timed-out offer anywhere
   in the project keeps the musician out (withdrawn offers do not count);
 * no double-booking: a musician with a pending or accepted offer in another project whose days
@@ -27,6 +28,7 @@ CANDIDATE = "candidate"
 INACTIVE = "inactive"
 NOT_QUALIFIED = "not_qualified"
 NOT_LOCAL = "not_local"
+UNAVAILABLE = "unavailable"  # with the period they said they are away
 HAS_OFFER = "has_offer"  # with the offer's status and need
 BUSY_ELSEWHERE = "busy_elsewhere"  # with the other project's booking
 KEPT_FOR_OTHER_NEED = "kept_for_other_need"
@@ -70,6 +72,7 @@ class Verdict:
     offer_status: str = ""
     other_need: int | None = None
     booking: Booking | None = None
+    away: tuple[datetime.date, datetime.date] | None = None
 
 
 @dataclass
@@ -81,6 +84,8 @@ class ProjectFacts:
     # This project's days (inclusive) and, per musician, their bookings in other projects.
     period: tuple[datetime.date, datetime.date] | None = None
     bookings: dict[int, tuple[Booking, ...]] = field(default_factory=dict)
+    # musician id -> the period (first day, last day) they cannot play that overlaps the project
+    away: dict[int, tuple[datetime.date, datetime.date]] = field(default_factory=dict)
 
     def busy_with(self, musician_id: int) -> Booking | None:
         """The first booking elsewhere whose days overlap this project's, if any."""
@@ -94,6 +99,21 @@ class ProjectFacts:
 def overlaps(period: tuple[datetime.date, datetime.date], booking: Booking) -> bool:
     start, end = period
     return booking.start <= end and start <= booking.end
+
+
+Period = tuple[datetime.date, datetime.date]
+
+
+def away_during(
+    periods: dict[int, list[Period]], first: datetime.date, last: datetime.date
+) -> dict[int, Period]:
+    """Musician -> the earliest of their unavailable periods that overlaps first..last."""
+    out = {}
+    for musician, spans in periods.items():
+        overlapping = sorted(p for p in spans if p[0] <= last and p[1] >= first)
+        if overlapping:
+            out[musician] = overlapping[0]
+    return out
 
 
 def _personal_reason(member: Member, need: NeedView) -> str | None:
@@ -115,6 +135,7 @@ def smart_homes(facts: ProjectFacts) -> dict[int, int]:
         for member in need.members:
             if (
                 member.musician_id in facts.blocking
+                or member.musician_id in facts.away
                 or _personal_reason(member, need)
                 or facts.busy_with(member.musician_id)
             ):
@@ -136,6 +157,8 @@ def verdicts(
         reason = _personal_reason(member, need)
         if reason:
             out.append(Verdict(member, reason))
+        elif member.musician_id in facts.away:
+            out.append(Verdict(member, UNAVAILABLE, away=facts.away[member.musician_id]))
         elif member.musician_id in facts.blocking:
             status, other = facts.blocking[member.musician_id]
             out.append(Verdict(member, HAS_OFFER, status, other))

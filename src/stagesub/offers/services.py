@@ -36,7 +36,7 @@ from stagesub.orchestra.models import OrchestraSettings
 from stagesub.projects import services as projects
 from stagesub.projects.files import sent_with
 from stagesub.projects.models import Need, Project, ProjectFile
-from stagesub.roster.models import Musician, Qualification
+from stagesub.roster.models import Musician, Qualification, Unavailability
 from stagesub.tenancy.binding import directory
 from stagesub.tenancy.context import NoOrchestraBound, current_binding, orchestra_atomic
 from stagesub.tenancy.due import note_due
@@ -189,7 +189,19 @@ def project_facts(
         rule=rule,
         period=(project.start_date, project.end_date),
         bookings=bookings_overlapping(project),
+        away=_away(project, needs),
     )
+
+
+def _away(project: Project, needs: tuple[selection.NeedView, ...]) -> dict:
+    """The listed musicians' unavailable periods overlapping the project's days."""
+    listed = {m.musician_id for view in needs for m in view.members}
+    periods: dict[int, list[selection.Period]] = {}
+    for musician, first, last in Unavailability.objects.filter(
+        musician_id__in=listed, first_day__lte=project.end_date, last_day__gte=project.start_date
+    ).values_list("musician_id", "first_day", "last_day"):
+        periods.setdefault(musician, []).append((first, last))
+    return selection.away_during(periods, project.start_date, project.end_date)
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,11 @@ def feed_token(*, renew: bool = False) -> str:
         CalendarFeed.objects.update_or_create(pk=1, defaults={"token": token})
         return token
     return feed.token
+
+
+def projects_ics(projects, *, name: str, host: str) -> bytes:
+    """A calendar of the given projects (a musician's engagements feed)."""
+    calendar = _calendar(name)
+    for project in projects:
+        calendar.add_component(_event(project, host))
+    return calendar.to_ical()

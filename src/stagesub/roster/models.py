@@ -109,3 +109,28 @@ class Qualification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.musician} – {self.position}"
+
+
+class Unavailability(models.Model):
+    """Days a musician said they cannot play (from their personal page): selection skips them
+    for projects overlapping these days. Kept in the roster because it is a fact about the
+    musician that selection reads beside their status, and goes with the musician on erasure."""
+
+    musician = models.ForeignKey(
+        Musician, on_delete=models.CASCADE, related_name="unavailabilities"
+    )
+    first_day = models.DateField(_("first day"))
+    last_day = models.DateField(_("last day"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["first_day", "last_day", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_day__gte=models.F("first_day")),
+                name="unavailability_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.musician} {self.first_day}–{self.last_day}"
