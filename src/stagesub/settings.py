@@ -195,6 +195,8 @@ INSTALLED_APPS = [
     "stagesub.messaging",
     # the office above them: dashboard, activity feed, booked musicians
     "stagesub.office",
+    # which rows of the original StageSub an import already wrote (import_reference)
+    "stagesub.importer",
 ]
 
 MIDDLEWARE = [
