@@ -68,6 +68,9 @@ CREATE TABLE "Request" (id serial PRIMARY KEY, "requestId" text NOT NULL UNIQUE,
   "respondedAt" timestamp(3), response text, "confirmationSent" boolean NOT NULL DEFAULT false);
 CREATE TABLE "IdSequence" (id serial PRIMARY KEY, "entityType" text NOT NULL UNIQUE,
   "lastNumber" integer NOT NULL DEFAULT 0, "updatedAt" timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
+CREATE TABLE "EmailTemplate" (id serial PRIMARY KEY, "emailTemplateId" text NOT NULL UNIQUE,
+  type text NOT NULL UNIQUE, subject text NOT NULL, body text NOT NULL, variables jsonb,
+  "createdAt" timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, "updatedAt" timestamp(3) NOT NULL);
 CREATE TABLE "Orchestra" (id text PRIMARY KEY, subdomain text UNIQUE, "databaseUrl" text);
 """
 
@@ -122,6 +125,14 @@ INSERT INTO "Request" ("requestId", "projectNeedId", "musicianId", status, "sent
 INSERT INTO "IdSequence" ("entityType", "lastNumber") VALUES
   ('musician', 3), ('instrument', 2), ('position', 3), ('rankingList', 4), ('project', 2),
   ('projectNeed', 4);
+INSERT INTO "EmailTemplate" ("emailTemplateId", type, subject, body, variables, "updatedAt") VALUES
+  ('template-request-sv', 'request', 'Förfrågan: {{project_name}}',
+   E'Hej {{musician_name}}!\nVi söker {{quantity}} {{position}} till {{projectName}}.\n'
+   'Svara inom {{response_time}} timmar: {{response_url}}', '["musician_name"]', now()),
+  ('TMPL002', 'request_en', 'Request: {{projectName}}',
+   E'Hello {{firstName}}, yes: {{yesLink}} no: {{noLink}}', NULL, now()),
+  ('undefined001', 'reminder', 'Påminnelse {{projectName}}', 'Hej {firstName}', NULL, now()),
+  ('TMPL004', 'welcome', 'Hej', 'Välkommen', '[]', now());
 INSERT INTO "Orchestra" VALUES ('cstale', 'old', 'postgresql://secret@nowhere/db');
 """
 

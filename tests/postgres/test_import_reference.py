@@ -8,6 +8,9 @@ from django.core.management import CommandError, call_command
 
 from stagesub.importer.models import ImportedRow
 from stagesub.importer.reference import NotReferenceSchema, import_reference
+from stagesub.messaging.defaults import DEFAULTS
+from stagesub.messaging.models import MessageTemplate
+from stagesub.messaging.templates_admin import current
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import next_readable_id
 from stagesub.projects.models import Need, Project, ProjectList
@@ -119,6 +122,26 @@ def test_import_fills_the_orchestra_and_reports_every_quirk(goteborg):
         ) == ["sent", "accepted"]
         assert next_readable_id("REQ") == "REQ008"
         assert next_readable_id("MUS") == "MUS012"
+
+
+def test_templates_get_our_variable_names_or_are_reported_by_name(goteborg):
+    with source_database() as url, use_orchestra(goteborg):
+        report = import_reference(url)
+        lines = "\n".join(report.lines())
+        request = MessageTemplate.objects.get(kind="request", language="sv")
+        assert request.subject == "Förfrågan: {{projectName}}"
+        assert request.body == (
+            "Hej {{fullName}}!\nVi söker {{quantity}} {{position}} till {{projectName}}.\n"
+            "Svara inom {{responseTime}} timmar: {{responseUrl}}"
+        )
+        assert report.created["templates"] == 1
+        assert (
+            "skipped template request_en: variables with no equivalent here: yesLink, noLink"
+            in lines
+        )
+        assert "skipped template reminder: Malformed variable: {firstName}" in lines
+        assert "skipped template welcome: no such template here" in lines
+        assert current("request", "en") == DEFAULTS[("request", "en")]
 
 
 def test_dry_run_reports_and_writes_nothing(goteborg):

@@ -23,6 +23,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from stagesub.importer.models import ImportedRow
+from stagesub.messaging import templates_admin
+from stagesub.messaging.models import MessageTemplate
 from stagesub.offers import engine
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import advance_past, format_readable_id, next_readable_id
@@ -115,6 +117,51 @@ SEQUENCE_ENTITY = {
     "REQ": "request",
     "CLIST": "customList",
 }
+
+
+# The original's template variables (both dialects, §4.3-4.4) -> ours. Names missing here were
+# never filled by the original's sender (yesLink, projectDate, ...): reported, template skipped.
+TEMPLATE_VARIABLES = {
+    "firstName": "firstName",
+    "lastName": "lastName",
+    "musician_name": "fullName",
+    "musicianName": "fullName",
+    "projectName": "projectName",
+    "project_name": "projectName",
+    "positionName": "position",
+    "position": "position",
+    "instrumentName": "instrument",
+    "instrument_name": "instrument",
+    "startDate": "startDate",
+    "start_date": "startDate",
+    "weekNumber": "weekNumber",
+    "rehearsalSchedule": "rehearsalSchedule",
+    "rehearsal_schedule": "rehearsalSchedule",
+    "concertInfo": "concertInfo",
+    "concert_info": "concertInfo",
+    "responseUrl": "responseUrl",
+    "response_url": "responseUrl",
+    "responseLink": "responseUrl",
+    "responseTime": "responseTime",
+    "response_time": "responseTime",
+    "quantity": "quantity",
+    "attachmentNote": "attachmentNote",
+}
+_SOURCE_PLACEHOLDER = re.compile(r"\{\{([A-Za-z_]+)\}\}")
+
+
+def translate_template(text: str) -> tuple[str, list[str]]:
+    """`text` with the original's variable names replaced by ours; the untranslatable names."""
+    unknown: list[str] = []
+
+    def swap(match: re.Match) -> str:
+        ours = TEMPLATE_VARIABLES.get(match.group(1))
+        if ours is None:
+            unknown.append(match.group(1))
+            return match.group(0)
+        return "{{" + ours + "}}"
+
+    return _SOURCE_PLACEHOLDER.sub(swap, text), unknown
 
 
 class NotReferenceSchema(Exception):
@@ -662,6 +709,42 @@ class _Importer:
             self.mark("Request", row["id"], offer.pk, "requests")
         OfferEvent.objects.bulk_create(events)
 
+    def templates(self) -> None:
+        """The original's edited texts, as our templates of the same kind and language (§4.1)."""
+        if not self.src.has("EmailTemplate"):
+            self.report.notes.append('table "EmailTemplate" missing: our default templates kept')
+            return
+        for row in self.src.rows("EmailTemplate"):
+            if self.known("EmailTemplate", row["id"], "templates"):
+                continue
+            # Swedish is the bare type, English "<type>_en" (no other language was ever used).
+            kind = row["type"].removesuffix("_en")
+            language = "en" if row["type"].endswith("_en") else "sv"
+            if not templates_admin.is_template(kind, language):
+                self.report.skip("template", row["type"], "no such template here")
+                continue
+            subject, unknown_subject = translate_template(row["subject"] or "")
+            body, unknown_body = translate_template(row["body"] or "")
+            unknown = list(dict.fromkeys(unknown_subject + unknown_body))
+            if unknown:
+                self.report.skip(
+                    "template",
+                    row["type"],
+                    "variables with no equivalent here: " + ", ".join(unknown) + " (default kept)",
+                )
+                continue
+            try:
+                change = templates_admin.save(kind, language, subject[:200], body, by="import")
+            except ValidationError as error:
+                self.report.skip(
+                    "template", row["type"], "; ".join(error.messages) + " (default kept)"
+                )
+                continue
+            template = MessageTemplate.objects.get(kind=kind, language=language)
+            if change is None:
+                self.report.notes.append(f"template {row['type']}: same as ours")
+            self.mark("EmailTemplate", row["id"], template.pk, "templates")
+
     def source_sequences(self) -> None:
         """Report the original's IdSequence rows that are missing or behind its own ids (§7.6)."""
         if not self.src.has("IdSequence"):
@@ -700,6 +783,7 @@ class _Importer:
         self.projects()
         self.needs()
         self.requests()
+        self.templates()
         self.source_sequences()
         for prefix in self.kept_numbers:
             self.advance(prefix)
