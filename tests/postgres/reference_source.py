@@ -71,6 +71,16 @@ CREATE TABLE "IdSequence" (id serial PRIMARY KEY, "entityType" text NOT NULL UNI
 CREATE TABLE "EmailTemplate" (id serial PRIMARY KEY, "emailTemplateId" text NOT NULL UNIQUE,
   type text NOT NULL UNIQUE, subject text NOT NULL, body text NOT NULL, variables jsonb,
   "createdAt" timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, "updatedAt" timestamp(3) NOT NULL);
+CREATE TABLE "ProjectFile" (id serial PRIMARY KEY, "projectFileId" text NOT NULL UNIQUE,
+  "projectId" integer NOT NULL REFERENCES "Project"(id), "fileName" text NOT NULL,
+  "originalFileName" text, "mimeType" text, "fileUrl" text NOT NULL, "fileType" text NOT NULL,
+  "uploadedAt" timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  "projectNeedId" integer REFERENCES "ProjectNeed"(id) ON DELETE CASCADE,
+  "sendTiming" text NOT NULL DEFAULT 'on_request');
+CREATE TABLE "FileStorage" (id text PRIMARY KEY, "fileName" text NOT NULL, "originalName" text NOT NULL,
+  "mimeType" text NOT NULL, size integer NOT NULL, content bytea NOT NULL,
+  "projectId" integer REFERENCES "Project"(id) ON DELETE CASCADE, "needId" integer,
+  "createdAt" timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
 CREATE TABLE "Orchestra" (id text PRIMARY KEY, subdomain text UNIQUE, "databaseUrl" text);
 """
 
@@ -133,6 +143,16 @@ INSERT INTO "EmailTemplate" ("emailTemplateId", type, subject, body, variables, 
    E'Hello {{firstName}}, yes: {{yesLink}} no: {{noLink}}', NULL, now()),
   ('undefined001', 'reminder', 'Påminnelse {{projectName}}', 'Hej {firstName}', NULL, now()),
   ('TMPL004', 'welcome', 'Hej', 'Välkommen', '[]', now());
+INSERT INTO "FileStorage" (id, "fileName", "originalName", "mimeType", size, content, "projectId")
+  VALUES ('cfile1', 'x1', 'noter-viola.pdf', 'application/pdf', 8, '%PDF-1.4'::bytea, 1),
+  ('cfile2', 'x2', 'program.exe', 'application/octet-stream', 2, 'MZ'::bytea, 2);
+INSERT INTO "ProjectFile" ("projectFileId", "projectId", "fileName", "originalFileName", "fileUrl",
+  "fileType", "projectNeedId", "sendTiming") VALUES
+  ('FILE001', 1, 'Noter viola', 'noter-viola.pdf', '/api/files/cfile1', 'sheet_music', 2, 'on_accept'),
+  ('FILE002', 1, 'Noter viola igen', NULL, '/api/files/cfile1', 'sheet_music', 1, 'on_accept'),
+  ('FILE003', 1, 'Schema', 'schema.txt', '/uploads/schema.txt', 'general_info', NULL, 'on_request'),
+  ('FILE004', 1, 'Borta', 'borta.pdf', '/uploads/borta.pdf', 'general_info', NULL, 'on_request'),
+  ('FILE005', 2, 'Program', 'program.exe', '/api/files/cfile2', 'general_info', NULL, 'on_request');
 INSERT INTO "Orchestra" VALUES ('cstale', 'old', 'postgresql://secret@nowhere/db');
 """
 

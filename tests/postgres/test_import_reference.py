@@ -13,7 +13,8 @@ from stagesub.messaging.models import MessageTemplate
 from stagesub.messaging.templates_admin import current
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import next_readable_id
-from stagesub.projects.models import Need, Project, ProjectList
+from stagesub.projects.files import files_dir, path_of
+from stagesub.projects.models import Need, Project, ProjectFile, ProjectList
 from stagesub.rankings.models import RankingEntry, RankingList
 from stagesub.roster.models import Instrument, Musician, Position, Qualification
 from stagesub.tenancy import use_orchestra
@@ -144,12 +145,46 @@ def test_templates_get_our_variable_names_or_are_reported_by_name(goteborg):
         assert current("request", "en") == DEFAULTS[("request", "en")]
 
 
+def test_files_with_their_bytes_from_the_database_or_the_files_folder(goteborg, tmp_path):
+    (tmp_path / "uploads").mkdir()
+    (tmp_path / "uploads" / "schema.txt").write_bytes(b"Repetition 10-13")
+    with source_database() as url, use_orchestra(goteborg):
+        report = import_reference(url, files_dir=tmp_path)
+        lines = "\n".join(report.lines())
+        first, second = ProjectFile.objects.filter(file_id__in=["FILE001", "FILE002"]).order_by(
+            "file_id"
+        )
+        assert first.stored == second.stored  # one URL, one copy of the bytes
+        assert (first.need.need_id, first.file_type, first.send_timing) == (
+            "NEED002",
+            "sheet_music",
+            "on_accept",
+        )
+        assert path_of(first.stored).read_bytes() == b"%PDF-1.4"
+        schedule = ProjectFile.objects.get(file_id="FILE003")
+        assert path_of(schedule.stored).read_bytes() == b"Repetition 10-13"
+        assert "skipped file FILE004: /uploads/borta.pdf not found under" in lines
+        assert "skipped file FILE005: type '.exe' not allowed here" in lines
+        assert report.created["files"] == 3
+
+
+def test_legacy_file_bytes_need_the_files_folder(goteborg):
+    with source_database() as url, use_orchestra(goteborg):
+        report = import_reference(url)
+        assert (
+            "file",
+            "FILE003",
+            "bytes at /uploads/schema.txt not in the database (give --files DIR)",
+        ) in report.skipped
+
+
 def test_dry_run_reports_and_writes_nothing(goteborg):
     with source_database() as url, use_orchestra(goteborg):
         before = counts()
         report = import_reference(url, dry_run=True)
         assert counts() == before
         assert "would create 5 musicians" in report.lines()
+        assert not list(files_dir().iterdir())  # no bytes either
         assert next_readable_id("MUS") == "MUS001"
 
 

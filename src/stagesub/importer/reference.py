@@ -13,9 +13,12 @@ e-mails differing only by case are merged into the first musician, test rows are
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 from django.core.exceptions import ValidationError
@@ -28,7 +31,15 @@ from stagesub.messaging.models import MessageTemplate
 from stagesub.offers import engine
 from stagesub.offers.models import Offer, OfferEvent
 from stagesub.orchestra.ids import advance_past, format_readable_id, next_readable_id
-from stagesub.projects.models import Need, Project, ProjectList, ProjectListEntry
+from stagesub.projects import files
+from stagesub.projects.models import (
+    Need,
+    Project,
+    ProjectFile,
+    ProjectList,
+    ProjectListEntry,
+    StoredFile,
+)
 from stagesub.rankings.models import RankingEntry, RankingList
 from stagesub.roster.models import Instrument, Musician, Position, Qualification
 from stagesub.roster.phones import normalize_phone
@@ -76,6 +87,12 @@ OPTIONAL = {
         "status": "active",
     },
     "Request": {"reminderSentAt": None, "respondedAt": None},
+    "ProjectFile": {
+        "originalFileName": None,
+        "mimeType": None,
+        "projectNeedId": None,
+        "sendTiming": "on_request",
+    },
 }
 TEST_PROJECT_PREFIXES = ("INTEGRATION-TEST-", "PROBLEM-FINDER-", "VALIDATION-TEST-")
 TEST_EMAIL_DOMAIN = "@stagesubtest.com"
@@ -95,17 +112,6 @@ ANSWER_EVENT = {
 }
 NEED_STATUSES = {s.value for s in Need.Status}
 STRATEGIES = {s.value for s in Need.Strategy}
-# The original's prefix for each of our readable-id prefixes (ours differ for custom lists).
-SOURCE_PREFIX = {
-    "INST": "INST",
-    "POS": "POS",
-    "MUS": "MUS",
-    "RANK": "RANK",
-    "PROJ": "PROJ",
-    "NEED": "NEED",
-    "REQ": "REQ",
-    "CLIST": "CLIST",
-}
 # The original's IdSequence.entityType for each prefix that has one (§3).
 SEQUENCE_ENTITY = {
     "MUS": "musician",
@@ -116,6 +122,7 @@ SEQUENCE_ENTITY = {
     "NEED": "projectNeed",
     "REQ": "request",
     "CLIST": "customList",
+    "FILE": "projectFile",
 }
 
 
@@ -251,8 +258,10 @@ class _Source:
 
 
 class _Importer:
-    def __init__(self, source: _Source, report: Report) -> None:
+    def __init__(self, source: _Source, report: Report, files_dir: Path | None) -> None:
         self.src = source
+        self.files_dir = files_dir
+        self.written: list[Path] = []
         self.report = report
         self.maps: dict[str, dict[int, int]] = {}
         self.dry_counter = 0
@@ -270,8 +279,7 @@ class _Importer:
 
     def readable_id(self, prefix: str, source_id: str | None, taken: set[str]) -> str:
         """The source's readable id when it has our form and is free, else a fresh one."""
-        source_prefix = SOURCE_PREFIX[prefix]
-        match = re.fullmatch(rf"{source_prefix}(\d{{3,12}})", source_id or "")
+        match = re.fullmatch(rf"{prefix}(\d{{3,12}})", source_id or "")
         if match:
             candidate = format_readable_id(prefix, int(match.group(1)))
             if candidate == source_id and len(candidate) <= 20 and candidate not in taken:
@@ -745,6 +753,92 @@ class _Importer:
                 self.report.notes.append(f"template {row['type']}: same as ours")
             self.mark("EmailTemplate", row["id"], template.pk, "templates")
 
+    def files(self) -> None:
+        """File links with their bytes: from "FileStorage" for /api/files/<id> URLs, from the
+        --files folder for legacy /uploads/... ones; a file whose bytes are nowhere is reported."""
+        if not self.src.has("ProjectFile"):
+            return
+        taken = set(ProjectFile.objects.values_list("file_id", flat=True))
+        by_url: dict[str, StoredFile] = {}
+        for row in self.src.rows("ProjectFile"):
+            if self.known("ProjectFile", row["id"], "files"):
+                continue
+            source = row["projectFileId"]
+            if row["projectId"] in self.test_projects:
+                continue  # reported with its project
+            project = self.target("Project", row["projectId"])
+            if project is None:
+                self.report.skip("file", source, "its project was not imported")
+                continue
+            need = self.target("ProjectNeed", row["projectNeedId"])
+            if row["projectNeedId"] is not None and need is None:
+                self.report.skip("file", source, "its need was not imported")
+                continue
+            url = row["fileUrl"] or ""
+            stored = by_url.get(url)
+            if stored is None:
+                found = self.file_bytes(url)
+                if isinstance(found, str):
+                    self.report.skip("file", source, found)
+                    continue
+                content, stored_name = found
+                name = row["originalFileName"] or stored_name or row["fileName"] or ""
+                extension = Path(name).suffix.lower()
+                if extension not in files.ALLOWED:
+                    self.report.skip("file", source, f"type {extension or name!r} not allowed here")
+                    continue
+                stored = StoredFile.objects.create(
+                    key=self.write_bytes(content),
+                    original_name=Path(name).name[:255],
+                    content_type=files.ALLOWED[extension],
+                    size=len(content),
+                    sha256=hashlib.sha256(content).hexdigest(),
+                )
+                by_url[url] = stored
+            link = ProjectFile.objects.create(
+                file_id=self.readable_id("FILE", source, taken),
+                project_id=project,
+                need_id=need,
+                stored=stored,
+                display_name=(row["fileName"] or stored.original_name)[:200],
+                file_type=row["fileType"]
+                if row["fileType"] in ProjectFile.FileType.values
+                else ProjectFile.FileType.GENERAL,
+                send_timing=row["sendTiming"]
+                if row["sendTiming"] in ProjectFile.SendTiming.values
+                else ProjectFile.SendTiming.ON_REQUEST,
+            )
+            self.mark("ProjectFile", row["id"], link.pk, "files")
+
+    def file_bytes(self, url: str) -> tuple[bytes, str] | str:
+        """(content, original name) for a file URL of the original, or why there are none."""
+        if url.startswith("/api/files/"):
+            if not self.src.has("FileStorage"):
+                return 'table "FileStorage" missing: no bytes'
+            found = self.src.conn.execute(
+                'SELECT content, "originalName" FROM "FileStorage" WHERE id = %s',
+                [url.removeprefix("/api/files/")],
+            ).fetchone()
+            if found is None or not found[0]:
+                return f"no bytes in FileStorage for {url}"
+            return bytes(found[0]), found[1]
+        if self.files_dir is None:
+            return f"bytes at {url} not in the database (give --files DIR)"
+        base = self.files_dir.resolve()
+        path = (base / url.lstrip("/")).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            return f"{url} not found under {self.files_dir}"
+        return path.read_bytes(), path.name
+
+    def write_bytes(self, content: bytes) -> str:
+        """Store bytes under a fresh key; nothing is written in a dry run (the rows roll back)."""
+        key = secrets.token_hex(16)
+        if not self.report.dry_run:
+            target = files.files_dir() / key
+            target.write_bytes(content)
+            self.written.append(target)
+        return key
+
     def source_sequences(self) -> None:
         """Report the original's IdSequence rows that are missing or behind its own ids (§7.6)."""
         if not self.src.has("IdSequence"):
@@ -784,13 +878,16 @@ class _Importer:
         self.needs()
         self.requests()
         self.templates()
+        self.files()
         self.source_sequences()
         for prefix in self.kept_numbers:
             self.advance(prefix)
         ImportedRow.objects.bulk_create(self.new_marks)
 
 
-def import_reference(source_url: str, *, dry_run: bool = False) -> Report:
+def import_reference(
+    source_url: str, *, dry_run: bool = False, files_dir: Path | None = None
+) -> Report:
     """Import the original's database at `source_url` into the bound orchestra.
 
     Raises NotReferenceSchema (nothing written) when the source is not the original's schema.
@@ -800,8 +897,14 @@ def import_reference(source_url: str, *, dry_run: bool = False) -> Report:
         conn.read_only = True
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         source = _Source(conn, report)
-        with orchestra_atomic():
-            _Importer(source, report).run()
-            if dry_run:
-                transaction.set_rollback(True, using=current_binding().alias)
+        importer = _Importer(source, report, files_dir)
+        try:
+            with orchestra_atomic():
+                importer.run()
+                if dry_run:
+                    transaction.set_rollback(True, using=current_binding().alias)
+        except BaseException:
+            for path in importer.written:  # the rows are gone: their bytes go too
+                path.unlink(missing_ok=True)
+            raise
     return report

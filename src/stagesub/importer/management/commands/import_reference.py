@@ -1,5 +1,7 @@
 """`stagesub import_reference`: fill an existing orchestra from the original StageSub's database."""
 
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from stagesub.importer.reference import NotReferenceSchema, import_reference
@@ -16,14 +18,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--subdomain", required=True, help="the orchestra to fill")
         parser.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+        parser.add_argument(
+            "--files", type=Path, default=None, help="folder holding the legacy /uploads/... files"
+        )
 
-    def handle(self, *args, source, subdomain, dry_run, **options):
+    def handle(self, *args, source, subdomain, dry_run, files, **options):
         orchestra = Orchestra.objects.filter(subdomain=subdomain).first()
         if orchestra is None:
             raise CommandError(f"no orchestra with subdomain {subdomain!r}")
         try:
             with use_orchestra(orchestra):
-                report = import_reference(source, dry_run=dry_run)
+                report = import_reference(source, dry_run=dry_run, files_dir=files)
         except NotReferenceSchema as error:
             raise CommandError(f"{error}. Nothing was written.") from error
         for line in report.lines():
