@@ -665,7 +665,7 @@ class _Importer:
                 "project_id", "musician_id"
             )
         )
-        events = []
+        events, offers = [], []
         for row in self.src.rows("Request"):
             if self.known("Request", row["id"], "requests"):
                 continue
@@ -690,7 +690,7 @@ class _Importer:
                 live.add((project, musician))
             sent = _utc(row["sentAt"])
             answered = _utc(row["respondedAt"])
-            offer = Offer.objects.create(
+            offer = Offer(
                 offer_id=self.readable_id("REQ", source, taken),
                 need_id=need,
                 project_id=project,
@@ -701,6 +701,7 @@ class _Importer:
                 answered_at=answered,
                 reminder_sent_at=_utc(row["reminderSentAt"]),
             )
+            offers.append((row["id"], offer))
             events.append(OfferEvent(offer=offer, kind=OfferEvent.Kind.SENT, at=sent))
             if offer.reminder_sent_at:
                 events.append(
@@ -714,8 +715,11 @@ class _Importer:
                 )
             elif status in ANSWER_EVENT and answered is not None:
                 events.append(OfferEvent(offer=offer, kind=ANSWER_EVENT[status], at=answered))
-            self.mark("Request", row["id"], offer.pk, "requests")
-        OfferEvent.objects.bulk_create(events)
+        # In bulk: the largest table by far (one INSERT per row made a 20,000-request import slow).
+        Offer.objects.bulk_create([offer for _, offer in offers], batch_size=1000)
+        for source_pk, offer in offers:
+            self.mark("Request", source_pk, offer.pk, "requests")
+        OfferEvent.objects.bulk_create(events, batch_size=2000)
 
     def templates(self) -> None:
         """The original's edited texts, as our templates of the same kind and language (§4.1)."""
