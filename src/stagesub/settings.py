@@ -196,6 +196,8 @@ INSTALLED_APPS = [
     # the office above them: dashboard, activity feed, booked musicians
     "stagesub.office",
     "stagesub.portal",
+    # which rows of the original StageSub an import already wrote (import_reference)
+    "stagesub.importer",
 ]
 
 MIDDLEWARE = [
