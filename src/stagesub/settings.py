@@ -188,6 +188,7 @@ INSTALLED_APPS = [
     "stagesub.projects",
     "stagesub.offers",
     "stagesub.messaging",
+    "stagesub.sms",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("stagesub.projects.urls")),
     path("", include("stagesub.offers.urls")),
     path("", include("stagesub.messaging.urls")),
+    path("", include("stagesub.sms.urls")),
     path("settings/", orchestra_settings, name="settings"),
     path("", include("stagesub.accounts.urls_orchestra")),
     path("welcome/<str:token>/", welcome, name="signup_welcome"),

@@ -1,0 +1,51 @@
+"""The provider's inbound webhook on the orchestra's host (46elks' `sms_url`)."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from stagesub.sms import replies
+from stagesub.sms.models import SmsSettings
+from stagesub.sms.numbers import phone_or_blank
+
+MAX_ID = 100
+MAX_TEXT = 1600  # 46elks joins long messages up to this many characters
+
+
+# Deliberately public (no staff_required): the provider calls it. The per-orchestra secret in
+# the URL is the credential, compared in constant time; the host binds the orchestra, so a
+# secret is only ever checked against its own orchestra's. No CSRF: there is no session.
+@csrf_exempt
+@require_POST
+def inbound(request, secret: str):
+    settings = SmsSettings.current()
+    expected = settings.webhook_secret if settings is not None and settings.enabled else ""
+    # Fail closed: SMS off, no secret or a wrong one all look the same.
+    if not expected or not constant_time_compare(secret, expected):
+        return HttpResponseNotFound()
+    provider_id = request.POST.get("id", "")
+    text = request.POST.get("message")
+    sender = request.POST.get("from", "")
+    if (
+        not provider_id
+        or len(provider_id) > MAX_ID
+        or text is None
+        or len(text) > MAX_TEXT
+        or not sender
+        or request.POST.get("direction", "incoming") != "incoming"
+    ):
+        return HttpResponseBadRequest("Expected 46elks' incoming SMS fields: id, from, message.")
+    result = replies.receive(
+        provider_id=provider_id,
+        # An unparseable sender is recorded as unknown (answered by nobody), not refused:
+        # a 4xx would make the provider retry it for hours.
+        from_number=phone_or_blank(sender),
+        text=text,
+        now=timezone.now(),
+    )
+    # 46elks sends a non-empty response body back to the sender as a reply SMS.
+    return HttpResponse(result.reply, content_type="text/plain; charset=utf-8")
