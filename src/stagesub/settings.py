@@ -401,6 +401,8 @@ MAIL_SENDING_STALE = float(os.environ.get("STAGESUB_MAIL_SENDING_STALE", "300"))
 MAIL_OUTAGE_RETRY_MAX = float(os.environ.get("STAGESUB_MAIL_OUTAGE_RETRY_MAX", "60"))
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# The SMS provider's API (46elks); a local server in tests and the demo (stagesub.sms).
+SMS_API_URL = os.environ.get("STAGESUB_SMS_API_URL", "https://api.46elks.com")
 # Seconds between scheduler looks at the orchestras that are due (reminders, timeouts, outbox).
 SCHEDULER_INTERVAL = float(os.environ.get("STAGESUB_SCHEDULER_INTERVAL", "0"))
 # Seconds of one scheduler pass per orchestra before it yields to the next one (its remaining
