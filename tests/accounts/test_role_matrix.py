@@ -32,6 +32,7 @@ PUBLIC = {
     "accounts:password_reset_confirm",
     "accounts:password_reset_complete",
     "signup_welcome",
+    "sms:inbound",  # the SMS provider's webhook: the orchestra's secret in the URL
 }
 
 # The admin-only views and actions that exist today: settings, users, imports, deletions.
@@ -41,6 +42,7 @@ ADMIN_VIEWS = {
     "projects:calendar_renew",
     "accounts:users",
     "accounts:user_action",
+    "sms:settings",
 }
 ADMIN_ACTIONS = {
     "roster:instrument_action": {"delete"},

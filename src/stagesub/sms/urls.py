@@ -6,4 +6,5 @@ app_name = "sms"
 
 urlpatterns = [
     path("sms/inbound/<str:secret>/", views.inbound, name="inbound"),
+    path("settings/sms/", views.sms_settings, name="settings"),
 ]

@@ -1,14 +1,21 @@
-"""The provider's inbound webhook on the orchestra's host (46elks' `sms_url`)."""
+"""The provider's inbound webhook on the orchestra's host (46elks' `sms_url`), and the
+orchestra's SMS settings page."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from stagesub.accounts.roles import admin_required
 from stagesub.sms import replies
+from stagesub.sms.forms import SmsSettingsForm
 from stagesub.sms.models import SmsSettings
 from stagesub.sms.numbers import phone_or_blank
 
@@ -49,3 +56,26 @@ def inbound(request, secret: str):
     )
     # 46elks sends a non-empty response body back to the sender as a reply SMS.
     return HttpResponse(result.reply, content_type="text/plain; charset=utf-8")
+
+
+@admin_required
+def sms_settings(request):
+    """The orchestra's 46elks account, its sender and which messages also go by SMS."""
+    current = SmsSettings.current() or SmsSettings()
+    form = SmsSettingsForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("The SMS settings were saved."))
+        return redirect("sms:settings")
+    return render(
+        request,
+        "sms/settings.html",
+        {
+            "form": form,
+            "error_forms": [form] if form.errors else [],
+            "webhook_url": request.build_absolute_uri(
+                reverse("sms:inbound", args=[current.webhook_secret])
+            ),
+        },
+        status=400 if form.errors else 200,
+    )
