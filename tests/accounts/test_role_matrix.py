@@ -33,6 +33,7 @@ PUBLIC = {
     "accounts:password_reset_complete",
     "signup_welcome",
     "sms:inbound",  # the SMS provider's webhook: the orchestra's secret in the URL
+    "sms:short_link",  # the request SMS's short answer link: a secret token, as offers:respond
 }
 
 # The admin-only views and actions that exist today: settings, users, imports, deletions.

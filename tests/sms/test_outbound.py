@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.utils import timezone
@@ -10,14 +11,15 @@ from django.utils import timezone
 from stagesub.messaging.models import Message
 from stagesub.offers import services
 from stagesub.offers.models import Offer
-from stagesub.sms import delivery
+from stagesub.sms import delivery, links
 from stagesub.sms.models import SmsSettings
 from stagesub.sms.replies import code_of
 from stagesub.tenancy import use_orchestra
 from tests.conftest import host_client, login
-from tests.offers.test_flow import make_need
+from tests.offers.test_flow import link_path, make_need
 from tests.smsprovider import ElksServer
 
+SHORT = re.compile(r"https?://\S+/s/[\w-]+/")
 PHONES = ["+46701110001", "+46701110002", "+46701110003"]
 
 
@@ -55,7 +57,7 @@ def test_a_request_goes_by_sms_too_and_the_reply_answers_it(goteborg, elks):
         [offer] = services.send(need).created
         sms = Message.objects.get(offer=offer, channel="sms")
         assert (sms.kind, sms.to_phone, sms.status) == ("request", PHONES[0], "queued")
-        assert f"YES {code_of(offer)}" in sms.body and "/r/" in sms.body
+        assert f"YES {code_of(offer)}" in sms.body and "/r/" not in sms.body
         report = delivery.deliver_due()
         assert report.sent == 1
         assert Message.objects.get(pk=sms.pk).status == "sent"
@@ -178,3 +180,32 @@ def test_the_mailbox_shows_sms_with_the_number(goteborg, elks):
         services.send(need)
     page = login(goteborg, "goteborg-admin").get("/mailbox/").content.decode()
     assert f"{PHONES[0]} (SMS)" in page and "SMS: Request" in page
+
+
+def _short_path(body: str) -> str:
+    url = SHORT.search(body).group(0)
+    return "/" + url.split("/", 3)[3]
+
+
+def test_the_short_link_leads_to_the_answer_page_on_its_own_host_only(goteborg, malmo, elks):
+    _enable(goteborg, elks)
+    need = _need_with_phones(goteborg)
+    with use_orchestra(goteborg):
+        [offer] = services.send(need).created
+        sms = Message.objects.get(offer=offer, channel="sms")
+        email = Message.objects.get(offer=offer, channel="email")
+    path = _short_path(sms.body)
+    assert len(path) <= 20  # one SMS, not a line of hex
+    response = host_client(goteborg).get(path)
+    assert response.status_code == 302
+    assert response["Location"] == link_path(email)  # the e-mail's own answer link
+    assert host_client(goteborg).get(response["Location"]).status_code == 200
+    assert host_client(malmo).get(path).status_code == 404  # another orchestra's host
+    tampered = path[:-3] + ("A" if path[-3] != "A" else "B") + path[-2:]
+    assert host_client(goteborg).get(tampered).status_code == 404
+    assert host_client(goteborg).get("/s/zz-tooshort/").status_code == 404
+
+
+def test_short_tokens_whose_mac_holds_a_dash_still_parse():
+    assert links.offer_pk_from("1z-ab-d_fghijkl") == int("1z", 36)
+    assert links.offer_pk_from("1z-short") is None

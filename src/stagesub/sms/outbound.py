@@ -13,8 +13,11 @@ from django.utils.translation import gettext as _
 from stagesub.messaging.models import Kind, Message
 from stagesub.messaging.outbox import copy_queued
 from stagesub.roster.phones import normalize_phone
+from stagesub.sms import links
 from stagesub.sms.models import SmsSettings
 from stagesub.sms.replies import code_of
+from stagesub.tenancy.binding import directory
+from stagesub.tenancy.context import current_binding
 
 
 def _texts() -> dict[str, str]:
@@ -22,11 +25,11 @@ def _texts() -> dict[str, str]:
     return {
         Kind.REQUEST: _(
             "%(orchestraName)s: can you play %(position)s in %(projectName)s from "
-            "%(startDate)s? Reply YES %(code)s or NO %(code)s, or answer here: %(responseUrl)s"
+            "%(startDate)s? Reply YES %(code)s or NO %(code)s, or answer here: %(shortUrl)s"
         ),
         Kind.REMINDER: _(
             "%(orchestraName)s reminder: please answer the request for %(projectName)s "
-            "(%(position)s). Reply YES %(code)s or NO %(code)s, or: %(responseUrl)s"
+            "(%(position)s). Reply YES %(code)s or NO %(code)s, or: %(shortUrl)s"
         ),
         Kind.CONFIRMATION: _(
             "%(orchestraName)s: you are booked for %(projectName)s (%(position)s) from "
@@ -45,13 +48,24 @@ def wanted(settings: SmsSettings | None, kind: str) -> bool:
     }.get(kind, False)
 
 
+def short_url(offer) -> str:
+    binding = current_binding()
+    # The routing directory's short cache, as the e-mail link uses: no control query per SMS.
+    orchestra, _binding = directory.lookup(binding.subdomain)
+    return f"{orchestra.public_url()}s/{links.make(binding.orchestra_id, offer)}/"
+
+
 @copy_queued
 def queue_sms_copy(message: Message, offer, values: dict[str, str]) -> Message | None:
     if offer is None or not wanted(SmsSettings.current(), message.kind):
         return None
     musician = message.musician
     with translation.override(message.language):
-        body = _texts()[message.kind] % {**values, "code": code_of(offer)}
+        body = _texts()[message.kind] % {
+            **values,
+            "code": code_of(offer),
+            "shortUrl": short_url(offer),
+        }
         fields = {"status": Message.Status.QUEUED, "last_error": ""}
         try:
             fields["to_phone"] = normalize_phone(musician.phone)

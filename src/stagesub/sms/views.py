@@ -4,7 +4,7 @@ orchestra's SMS settings page."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,10 +14,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from stagesub.accounts.roles import admin_required
-from stagesub.sms import replies
+from stagesub.offers import tokens
+from stagesub.offers.models import Offer
+from stagesub.sms import links, replies
 from stagesub.sms.forms import SmsSettingsForm
 from stagesub.sms.models import SmsSettings
 from stagesub.sms.numbers import phone_or_blank
+from stagesub.tenancy.context import current_binding
 
 MAX_ID = 100
 MAX_TEXT = 1600  # 46elks joins long messages up to this many characters
@@ -79,3 +82,14 @@ def sms_settings(request):
         },
         status=400 if form.errors else 200,
     )
+
+
+# Deliberately public: the short link in a request SMS; its token is the credential, as the
+# e-mail link's is. It only forwards to that link's page, which decides what may be done.
+def short_link(request, token: str):
+    pk = links.offer_pk_from(token)
+    offer = Offer.objects.filter(pk=pk).first() if pk is not None else None
+    orchestra_id = current_binding().orchestra_id
+    if offer is None or not links.verify(orchestra_id, offer, token):
+        raise Http404
+    return redirect("offers:respond", token=tokens.make(orchestra_id, offer))
