@@ -22,6 +22,8 @@ class SmsSettingsForm(forms.ModelForm):
         help_text=_("Stored encrypted. Leave empty to keep the saved password."),
     )
 
+    field_order = ["enabled", "api_username", "api_password", "sender"]
+
     class Meta:
         model = SmsSettings
         fields = [

@@ -38,6 +38,9 @@ def _texts() -> dict[str, str]:
     }
 
 
+SMS_KINDS = frozenset({Kind.REQUEST, Kind.REMINDER, Kind.CONFIRMATION})
+
+
 def wanted(settings: SmsSettings | None, kind: str) -> bool:
     if settings is None or not settings.enabled:
         return False
@@ -45,7 +48,7 @@ def wanted(settings: SmsSettings | None, kind: str) -> bool:
         Kind.REQUEST: settings.send_request,
         Kind.REMINDER: settings.send_reminder,
         Kind.CONFIRMATION: settings.send_confirmation,
-    }.get(kind, False)
+    }[kind]
 
 
 def short_url(offer) -> str:
@@ -57,7 +60,10 @@ def short_url(offer) -> str:
 
 @copy_queued
 def queue_sms_copy(message: Message, offer, values: dict[str, str]) -> Message | None:
-    if offer is None or not wanted(SmsSettings.current(), message.kind):
+    # The kind first: a filled need's many "position filled" notices read no settings.
+    if offer is None or message.kind not in SMS_KINDS:
+        return None
+    if not wanted(SmsSettings.current(), message.kind):
         return None
     musician = message.musician
     with translation.override(message.language):
