@@ -8,6 +8,7 @@ import re
 import pytest
 from django.utils import timezone
 
+from stagesub.messaging import delivery as email_delivery
 from stagesub.messaging.models import Message
 from stagesub.offers import services
 from stagesub.offers.models import Offer
@@ -209,3 +210,32 @@ def test_the_short_link_leads_to_the_answer_page_on_its_own_host_only(goteborg, 
 def test_short_tokens_whose_mac_holds_a_dash_still_parse():
     assert links.offer_pk_from("1z-ab-d_fghijkl") == int("1z", 36)
     assert links.offer_pk_from("1z-short") is None
+
+
+def test_the_email_pass_sends_the_email_and_leaves_the_sms_to_the_sms_pass(
+    goteborg, elks, mail_server
+):
+    _enable(goteborg, elks)
+    need = _need_with_phones(goteborg)
+    with use_orchestra(goteborg):
+        [offer] = services.send(need).created
+        report = email_delivery.deliver_due(orchestra_name=goteborg.name)
+        assert (report.sent, report.failed) == (1, 0)
+        assert Message.objects.get(offer=offer, channel="sms").status == "queued"
+        assert Message.objects.get(offer=offer, channel="email").status == "sent"
+    assert len(mail_server.to(offer.musician.email)) == 1 and elks.sent == []
+
+
+def test_a_late_sms_request_keeps_its_sms_text(goteborg, elks):
+    _enable(goteborg, elks)
+    need = _need_with_phones(goteborg)
+    sent_at = timezone.now() - datetime.timedelta(hours=2)  # an outage held it back
+    with use_orchestra(goteborg):
+        [offer] = services.send(need, now=sent_at).created
+        before = Message.objects.get(offer=offer, channel="sms").body
+        assert delivery.deliver_due().sent == 1
+        sms = Message.objects.get(offer=offer, channel="sms")
+        assert sms.body == before and sms.subject.startswith("SMS")
+        # the response window started when the request reached the musician, as for e-mail
+        assert Offer.objects.get(pk=offer.pk).sent_at > sent_at
+    assert elks.sent[0]["message"] == before
