@@ -239,3 +239,18 @@ def test_a_late_sms_request_keeps_its_sms_text(goteborg, elks):
         # the response window started when the request reached the musician, as for e-mail
         assert Offer.objects.get(pk=offer.pk).sent_at > sent_at
     assert elks.sent[0]["message"] == before
+
+
+def test_a_reminder_goes_by_sms_when_chosen_and_not_otherwise(goteborg, elks):
+    _enable(goteborg, elks)
+    need = _need_with_phones(goteborg)
+    with use_orchestra(goteborg):
+        [offer] = services.send(need).created
+        assert services.remind(offer.pk, now=timezone.now())
+        reminder = Message.objects.get(offer=offer, channel="sms", kind="reminder")
+        assert f"YES {code_of(offer)}" in reminder.body and "/s/" in reminder.body
+        SmsSettings.objects.update(send_reminder=False)
+        Offer.objects.filter(pk=offer.pk).update(reminder_sent_at=None)
+        assert services.remind(offer.pk, now=timezone.now())
+        assert Message.objects.filter(offer=offer, channel="sms", kind="reminder").count() == 1
+        assert Message.objects.filter(offer=offer, channel="email", kind="reminder").count() == 2

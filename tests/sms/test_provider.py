@@ -63,3 +63,49 @@ def test_an_unreachable_provider_is_a_temporary_error(elks):
     with pytest.raises(SmsError) as error:
         Elks(url, "u", "p", timeout=2).send(sender="GSO", to="+46701234567", text="x")
     assert not error.value.permanent
+
+
+def test_the_demo_provider_lets_the_musician_reply_through_the_webhook():
+    """`stagesub sms_provider_dev`'s reply form: a form-encoded POST as 46elks delivers it,
+    and the webhook's answer comes back as an SMS (a plain HTTP server stands in for it)."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from threading import Thread
+    from urllib.parse import parse_qs
+    from urllib.request import urlopen
+
+    received = []
+
+    class Webhook(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            length = int(self.headers["Content-Length"])
+            received.append(
+                {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            )
+            body = "Tack! Du är bokad.".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    hook = HTTPServer(("127.0.0.1", 0), Webhook)
+    Thread(target=hook.serve_forever, daemon=True).start()
+    elks = ElksServer(sms_url=f"http://127.0.0.1:{hook.server_address[1]}/sms/inbound/s/").start()
+    try:
+        sms_id = _adapter(elks).send(sender="+46766861004", to="+46701234567", text="JA 7?")
+        assert "JA 7?" in urlopen(elks.url + "/").read().decode()  # noqa: S310
+        urlopen(elks.url + "/reply", data=f"sms={sms_id}&text=ja+7".encode())  # noqa: S310
+        [inbound] = received
+        assert (inbound["from"], inbound["to"], inbound["message"]) == (
+            "+46701234567",
+            "+46766861004",
+            "ja 7",
+        )
+        assert inbound["direction"] == "incoming" and inbound["id"]
+        assert elks.sent[-1]["message"] == "Tack! Du är bokad."
+    finally:
+        elks.stop()
+        hook.shutdown()
+        hook.server_close()
