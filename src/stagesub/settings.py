@@ -198,6 +198,7 @@ INSTALLED_APPS = [
     "stagesub.portal",
     # which rows of the original StageSub an import already wrote (import_reference)
     "stagesub.importer",
+    "stagesub.sms",
 ]
 
 MIDDLEWARE = [
@@ -423,6 +424,8 @@ PORTAL_SESSION_DAYS = int(os.environ.get("STAGESUB_PORTAL_SESSION_DAYS", "14"))
 PORTAL_RETENTION_INTERVAL = float(os.environ.get("STAGESUB_PORTAL_RETENTION_INTERVAL", "3600"))
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# The SMS provider's API (46elks); a local server in tests and the demo (stagesub.sms).
+SMS_API_URL = os.environ.get("STAGESUB_SMS_API_URL", "https://api.46elks.com")
 # Seconds between scheduler looks at the orchestras that are due (reminders, timeouts, outbox).
 SCHEDULER_INTERVAL = float(os.environ.get("STAGESUB_SCHEDULER_INTERVAL", "0"))
 # Seconds of one scheduler pass per orchestra before it yields to the next one (its remaining

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("stagesub.messaging.urls")),
     path("", include("stagesub.office.urls")),
     path("", include("stagesub.portal.urls")),
+    path("", include("stagesub.sms.urls")),
     path("settings/", orchestra_settings, name="settings"),
     path("", include("stagesub.accounts.urls_orchestra")),
     path("welcome/<str:token>/", welcome, name="signup_welcome"),

@@ -47,6 +47,8 @@ PUBLIC = {
     "portal:renew_calendar",
     "portal:calendar",
     "portal:export",
+    "sms:inbound",  # the SMS provider's webhook: the orchestra's secret in the URL
+    "sms:short_link",  # the request SMS's short answer link: a secret token, as offers:respond
 }
 
 # The admin-only views and actions that exist today: settings, users, imports, deletions.
@@ -65,6 +67,7 @@ ADMIN_VIEWS = {
     "portal:musician_data_json",
     "portal:musician_erase",
     "portal:retention",
+    "sms:settings",
 }
 ADMIN_ACTIONS = {
     "roster:instrument_action": {"delete"},

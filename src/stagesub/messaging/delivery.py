@@ -79,6 +79,17 @@ class DeliveryReport:
     recovered: int = 0  # left `sending` by a killed worker, queued again
     unfinished: bool = False  # stopped at the deadline; the rest is still due
 
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        """Two channels' passes as one (e-mail and SMS share the outbox)."""
+        return DeliveryReport(
+            self.sent + other.sent,
+            self.failed + other.failed,
+            self.deferred + other.deferred,
+            self.skipped + other.skipped,
+            self.recovered + other.recovered,
+            self.unfinished or other.unfinished,
+        )
+
 
 class _Outages:
     """Per mail server (backend, host, port): when this process may try it again.
@@ -253,7 +264,9 @@ def deliver_due(
     subdomain = current_binding().subdomain
     report.recovered = _recover_interrupted(now)
     due = list(
-        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+        Message.objects.filter(
+            status=Message.Status.QUEUED, next_attempt_at__lte=now, channel=Message.Channel.EMAIL
+        )
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )

@@ -138,6 +138,10 @@ class Message(models.Model):
         # The mail server refused this message for good (a 5xx answer about it).
         FAILED = "failed", _("Refused")
 
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
+
     # The Message-ID header: stable across retries, so a receiving server that did get an
     # attempt whose acknowledgement was lost can recognise the copy.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -152,6 +156,9 @@ class Message(models.Model):
         GroupEmail, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
     )
     to_email = models.EmailField(max_length=254)
+    # An SMS goes to `to_phone` (E.164) and is delivered by stagesub.sms; blank for e-mail.
+    channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.EMAIL)
+    to_phone = models.CharField(max_length=20, blank=True, default="")
     language = models.CharField(max_length=2)
     subject = models.CharField(max_length=300)
     body = models.TextField()

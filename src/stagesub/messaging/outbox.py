@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from stagesub.messaging.models import Message
 from stagesub.messaging.rendering import Templates, render
 from stagesub.tenancy.due import note_due
+
+# Called after a rendered message is queued, in the same transaction, with the message, the
+# offer (or None) and the template values: another channel (stagesub.sms) adds its copy.
+Copier = Callable[[Message, object, dict[str, str]], None]
+_copiers: list[Copier] = []
+
+
+def copy_queued(copier: Copier) -> Copier:
+    _copiers.append(copier)
+    return copier
 
 
 def _store(*, now: datetime.datetime, schedule: bool, **fields) -> Message:
@@ -33,7 +44,7 @@ def queue(
     """
     language = musician.preferred_language
     subject, body = render(kind, language, values, templates)
-    return _store(
+    message = _store(
         now=now,
         schedule=schedule,
         kind=kind,
@@ -45,6 +56,9 @@ def queue(
         body=body,
         attachment_ids=list(attachment_ids or []),
     )
+    for copier in _copiers:
+        copier(message, offer, values)
+    return message
 
 
 def queue_written(

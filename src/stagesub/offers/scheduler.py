@@ -33,6 +33,7 @@ from stagesub.messaging import delivery
 from stagesub.messaging.models import Kind, Message
 from stagesub.offers import engine, services
 from stagesub.offers.models import Offer
+from stagesub.sms import delivery as sms_delivery
 from stagesub.tenancy.binding import use_orchestra
 from stagesub.tenancy.due import due_orchestras, set_next_due
 from stagesub.tenancy.scheduler import periodic_job
@@ -140,6 +141,7 @@ def run_orchestra(
             return result
         result.reminders += services.remind(pk, now=now)
     report = delivery.deliver_due(orchestra_name=orchestra_name, now=now, deadline=deadline)
+    report = report + sms_delivery.deliver_due(now=now, deadline=deadline)
     result.sent, result.failed, result.deferred = report.sent, report.failed, report.deferred
     result.skipped, result.recovered = report.skipped, report.recovered
     result.unfinished = report.unfinished

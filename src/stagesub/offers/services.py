@@ -656,6 +656,8 @@ def prepare_delivery(message: Message, at: datetime.datetime) -> str:
         if offer.reminder_sent_at is None and offer.reminder_due_at is not None:
             offer.reminder_due_at += wait
         offer.save(update_fields=["sent_at", "expires_at", "reminder_due_at"])
-        values = message_values(offer, _orchestra(), attachments=len(message.attachment_ids))
-        message.subject, message.body = render(message.kind, message.language, values)
+        # (an SMS names no deadline: its text stays as it is)
+        if message.channel == Message.Channel.EMAIL:
+            values = message_values(offer, _orchestra(), attachments=len(message.attachment_ids))
+            message.subject, message.body = render(message.kind, message.language, values)
     return ""
