@@ -189,6 +189,9 @@ NO_BODY_IDS = {
     "portal:musician_data_json",
     "portal:musician_erase",  # the typed confirmation is text, refused with a message
     "portal:retention",
+    "sms:settings",  # credentials and choices, refused with a message (tests/sms)
+    "sms:short_link",  # a signed token; a bad one is refused with 404
+    "sms:inbound",  # the provider's webhook: its secret in the URL, the offer code in the text
 }
 
 
