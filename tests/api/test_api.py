@@ -146,3 +146,23 @@ def test_schema_and_docs_are_served_and_unknown_api_paths_are_problems(goteborg)
     assert docs.status_code == 200 and b"swagger-ui-bundle.js" in docs.content
     missing = client.get("/api/v1/nothing-here")
     assert missing.status_code == 404 and missing["Content-Type"] == "application/problem+json"
+
+
+def test_every_api_route_but_the_schema_refuses_a_session_without_a_token(goteborg):
+    # A logged-in browser must not reach the API: its cookie would make every page a CSRF risk.
+    from tests.accounts.test_role_matrix import ROUTES, _path
+    from tests.conftest import login
+
+    admin = login(goteborg, "goteborg-admin")
+    checked = 0
+    for name, route, _callback in ROUTES:
+        if not name.startswith("api:") or name in ("api:openapi-json", "api:openapi-view"):
+            continue
+        path = _path(route)
+        for client in (admin, host_client(goteborg)):
+            for method in (client.get, client.post):
+                response = method(path)
+                assert response.status_code in (401, 404, 405), (name, method, response.status_code)
+                assert response["Content-Type"] == "application/problem+json"
+        checked += 1
+    assert checked >= 8
