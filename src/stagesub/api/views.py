@@ -61,7 +61,19 @@ class TokenAuth(HttpBearer):
         return found
 
 
-api = NinjaAPI(
+class StageSubApi(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        # ninja gives every response its renderer's media type; errors are problem+json here.
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for item in schema["paths"].values():
+            for operation in item.values():
+                for code, response in operation.get("responses", {}).items():
+                    if int(code) >= 400 and "application/json" in response.get("content", {}):
+                        response["content"] = {PROBLEM: response["content"]["application/json"]}
+        return schema
+
+
+api = StageSubApi(
     title="StageSub API",
     version="1",
     auth=TokenAuth(),
