@@ -166,3 +166,21 @@ def test_every_api_route_but_the_schema_refuses_a_session_without_a_token(gotebo
                 assert response["Content-Type"] == "application/problem+json"
         checked += 1
     assert checked >= 8
+
+
+def test_a_huge_body_is_refused_with_413_before_anything_is_read(goteborg, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    need = make_need(goteborg, "sequential", 1, count=2)
+    client = api_client(goteborg, token_for(goteborg, write=True))
+    client.post(f"/api/v1/needs/{need.need_id}/send")
+    with use_orchestra(goteborg):
+        offer = Offer.objects.get()
+    body = '{"accepted": true, "pad": "' + "x" * 4096 + '"}'
+    response = client.post(
+        f"/api/v1/offers/{offer.offer_id}/answer", body, content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    with use_orchestra(goteborg):
+        offer.refresh_from_db()
+        assert offer.status == "pending"
