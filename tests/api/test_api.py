@@ -184,3 +184,20 @@ def test_a_huge_body_is_refused_with_413_before_anything_is_read(goteborg, setti
     with use_orchestra(goteborg):
         offer.refresh_from_db()
         assert offer.status == "pending"
+
+
+def test_nul_characters_and_out_of_range_cursors_are_400_not_500(goteborg):
+    import base64
+
+    client = api_client(goteborg, token_for(goteborg))
+    huge = base64.urlsafe_b64encode(str(2**70).encode()).decode()
+    for path in (
+        "/api/v1/musicians/M%00",
+        "/api/v1/offers?status=a%00",
+        "/api/v1/needs?project=P%00",
+        f"/api/v1/musicians?cursor={huge}",
+        "/api/v1/musicians?cursor=%%%",
+    ):
+        response = client.get(path)
+        assert response.status_code == 400, (path, response.status_code)
+        assert response["Content-Type"] == "application/problem+json"

@@ -146,9 +146,20 @@ def _after(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        after = int(base64.urlsafe_b64decode(cursor.encode()).decode())
     except (ValueError, UnicodeDecodeError) as error:
         raise HttpError(400, "Malformed cursor.") from error
+    # Beyond a bigint PostgreSQL refuses the comparison itself.
+    if not 0 <= after < 2**63:
+        raise HttpError(400, "Malformed cursor.")
+    return after
+
+
+def text(value: str) -> str:
+    """A string from the URL or query as the database can take it (PostgreSQL refuses NUL)."""
+    if "\x00" in value:
+        raise HttpError(400, "Text must not contain NUL characters.")
+    return value
 
 
 def paged(queryset, cursor: str | None, limit: int) -> tuple[list, str | None]:
@@ -314,14 +325,14 @@ def _listing(request, rows, nxt, convert) -> HttpResponse:
 def list_musicians(request, page: Query[Listing], status: str | None = None):
     qs = Musician.objects.prefetch_related("qualification_links__position")
     if status:
-        qs = qs.filter(status=status)
+        qs = qs.filter(status=text(status))
     rows, nxt = paged(qs, page.cursor, page.limit)
     return _listing(request, rows, nxt, musician_out)
 
 
 @api.get("/musicians/{musician_id}", response={200: MusicianOut, **ERRORS})
 def get_musician(request, musician_id: str):
-    musician = get_object_or_404(Musician, musician_id=musician_id)
+    musician = get_object_or_404(Musician, musician_id=text(musician_id))
     return with_etag(request, musician_out(musician))
 
 
@@ -378,7 +389,7 @@ def need_out(n: Need) -> dict:
 def list_needs(request, page: Query[Listing], project: str | None = None):
     qs = Need.objects.select_related("project", "position")
     if project:
-        qs = qs.filter(project__project_id=project)
+        qs = qs.filter(project__project_id=text(project))
     rows, nxt = paged(qs, page.cursor, page.limit)
     return _listing(request, rows, nxt, need_out)
 
@@ -387,9 +398,9 @@ def list_needs(request, page: Query[Listing], project: str | None = None):
 def list_offers(request, page: Query[Listing], need: str | None = None, status: str | None = None):
     qs = Offer.objects.select_related("need", "project", "musician")
     if need:
-        qs = qs.filter(need__need_id=need)
+        qs = qs.filter(need__need_id=text(need))
     if status:
-        qs = qs.filter(status=status)
+        qs = qs.filter(status=text(status))
     rows, nxt = paged(qs, page.cursor, page.limit)
     return _listing(request, rows, nxt, offer_out)
 
@@ -403,7 +414,7 @@ def _by(request) -> str:
 
 @api.post("/needs/{need_id}/send", response={200: Sent, **ERRORS})
 def send_need(request, need_id: str):
-    need = get_object_or_404(Need, need_id=need_id)
+    need = get_object_or_404(Need, need_id=text(need_id))
     outcome = offers.send(need, by=_by(request))
     created = Offer.objects.select_related("need", "project", "musician").filter(
         pk__in=[o.pk for o in outcome.created]
@@ -413,7 +424,7 @@ def send_need(request, need_id: str):
 
 @api.post("/projects/{project_id}/send", response={200: Sent, **ERRORS})
 def send_project(request, project_id: str):
-    project = get_object_or_404(Project, project_id=project_id)
+    project = get_object_or_404(Project, project_id=text(project_id))
     before = set(Offer.objects.filter(project=project).values_list("pk", flat=True))
     offers.send_project(project, by=_by(request))
     created = (
@@ -434,7 +445,7 @@ def _acted(outcome, offer: Offer) -> HttpResponse | dict:
 @api.post("/offers/{offer_id}/answer", response={200: OfferOut, **ERRORS})
 def answer_offer(request, offer_id: str, payload: AnswerIn):
     offer = get_object_or_404(
-        Offer.objects.select_related("need", "project", "musician"), offer_id=offer_id
+        Offer.objects.select_related("need", "project", "musician"), offer_id=text(offer_id)
     )
     return _acted(offers.answer(offer, accepted=payload.accepted, by=_by(request)), offer)
 
@@ -442,6 +453,6 @@ def answer_offer(request, offer_id: str, payload: AnswerIn):
 @api.post("/offers/{offer_id}/withdraw", response={200: OfferOut, **ERRORS})
 def withdraw_offer(request, offer_id: str):
     offer = get_object_or_404(
-        Offer.objects.select_related("need", "project", "musician"), offer_id=offer_id
+        Offer.objects.select_related("need", "project", "musician"), offer_id=text(offer_id)
     )
     return _acted(offers.withdraw(offer, by=_by(request)), offer)
