@@ -201,3 +201,12 @@ def test_nul_characters_and_out_of_range_cursors_are_400_not_500(goteborg):
         response = client.get(path)
         assert response.status_code == 400, (path, response.status_code)
         assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_token_naming_another_orchestra_is_refused_even_if_its_hash_is_here(goteborg):
+    # Belt and braces: the subdomain in the token is checked before the lookup.
+    from stagesub.api.tokens import create_token
+
+    with use_orchestra(goteborg):
+        _token, misnamed = create_token("malmo", "misnamed")
+    assert api_client(goteborg, misnamed).get("/api/v1/musicians").status_code == 401
