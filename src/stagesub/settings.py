@@ -199,6 +199,9 @@ INSTALLED_APPS = [
     # which rows of the original StageSub an import already wrote (import_reference)
     "stagesub.importer",
     "stagesub.sms",
+    # JSON API under /api/v1/ (django-ninja; its vendored Swagger assets) and its tokens.
+    "ninja",
+    "stagesub.api",
 ]
 
 MIDDLEWARE = [
@@ -432,6 +435,10 @@ SCHEDULER_INTERVAL = float(os.environ.get("STAGESUB_SCHEDULER_INTERVAL", "0"))
 # work waits for the next pass), and for the whole pass before the worker returns to its queue.
 SCHEDULER_ORCHESTRA_BUDGET = float(os.environ.get("STAGESUB_SCHEDULER_ORCHESTRA_BUDGET", "20"))
 SCHEDULER_PASS_BUDGET = float(os.environ.get("STAGESUB_SCHEDULER_PASS_BUDGET", "120"))
+
+# JSON API (/api/v1/): requests a token may make per window of API_RATE_WINDOW seconds.
+API_RATE_LIMIT = int(os.environ.get("STAGESUB_API_RATE_LIMIT", "600"))
+API_RATE_WINDOW = int(os.environ.get("STAGESUB_API_RATE_WINDOW", "60"))
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("stagesub.sms.urls")),
     path("settings/", orchestra_settings, name="settings"),
     path("", include("stagesub.accounts.urls_orchestra")),
+    path("", include("stagesub.api.urls")),
     path("welcome/<str:token>/", welcome, name="signup_welcome"),
 ]
 

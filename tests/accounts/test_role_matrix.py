@@ -103,6 +103,9 @@ def _path(route: str) -> str:
 
 
 ROUTES = sorted(_walk(get_resolver("stagesub.urls_orchestra").url_patterns))
+# The JSON API authenticates with a bearer token of the orchestra, never with a session
+# (tests/api/test_api.py checks that each of its routes refuses a request without a token).
+PUBLIC |= {name for name, _, _ in ROUTES if name.startswith("api:")} | {"api_not_found"}
 
 
 def _role(callback) -> str | None:
