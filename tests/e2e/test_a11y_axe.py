@@ -36,10 +36,16 @@ def axe_findings(page) -> list[str]:
     """Serious and critical axe violations of the page as it is now, one line per node."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE)
+    # axe accepts an aria-describedby whose ids are missing (help text that is never read).
+    dangling = page.evaluate(
+        "() => [...document.querySelectorAll('[aria-describedby]')].filter(el =>"
+        " el.getAttribute('aria-describedby').split(/\\s+/).some(id =>"
+        " id && !document.getElementById(id))).map(el => el.id || el.outerHTML.slice(0, 80))"
+    )
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
     )
-    return [
+    return [f"aria-describedby names a missing element: {el}" for el in dangling] + [
         f"{v['id']} ({v['impact']}): {node['target']} {node.get('failureSummary', '')[:160]}"
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
