@@ -106,6 +106,13 @@ def test_every_staff_page_has_no_serious_axe_violation(
         _scan(page, orchestra_url(goteborg, _url(name, world)), found, name)
         scanned += 1
     assert scanned > 30
+    # Each qualification checkbox is in a group named by its instrument (axe cannot tell).
+    page.goto(orchestra_url(goteborg, "/musicians/new/"))
+    groups = page.evaluate(
+        "() => [...document.querySelectorAll('input[name=position_ids]')].map(box =>"
+        " box.closest('fieldset').querySelector('legend').textContent.trim())"
+    )
+    assert "Violin" in groups and "Viola" in groups, groups
     # A form sent empty shows its errors and the summary.
     page.goto(orchestra_url(goteborg, f"/projects/{world['project_id']}/"))
     page.locator("summary", has_text=re.compile("behov", re.I)).first.click()
