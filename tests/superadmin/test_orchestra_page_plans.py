@@ -1,6 +1,8 @@
 """Plan limits on staff users and file storage: refused at the limit, naming it and how to
 raise it; nothing half-written; limits below usage refused with the numbers."""
 
+import datetime
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -54,7 +56,9 @@ def test_file_storage_stops_at_the_plans_limit_and_keeps_nothing(goteborg, setti
     change_plan(goteborg, "medium", {"storage_mb": 1})
     content = b"%PDF-1.4 " + b"x" * 700_000
     with use_orchestra(goteborg):
-        project = create_project(ProjectData(name="Vår", start_date="2027-03-01"), max_projects=9)
+        project = create_project(
+            ProjectData(name="Vår", start_date=datetime.date(2027, 3, 1)), max_projects=9
+        )
         files.upload(project, name="first.pdf", content=content)
         with pytest.raises(ValidationError) as refused:
             files.upload(project, name="second.pdf", content=content)
