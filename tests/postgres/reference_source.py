@@ -11,6 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from tests.pgurls import without_pool
+
 # Drift on purpose: no Musician."notes" and no ProjectNeed."requireLocalResidence" (both come
 # from manual files that did not run here); Musician carries a multi-tenant leftover column.
 SCHEMA = """
@@ -165,7 +167,8 @@ def _with_database(server_url: str, name: str) -> str:
 @contextmanager
 def source_database(statements: str = SCHEMA + DATA):
     """A fresh database on the test server holding `statements`; its URL; dropped afterwards."""
-    server = os.environ["STAGESUB_TENANT_SERVER_URL"]
+    # The original's database is another system's: reached directly, never through our pool.
+    server = without_pool(os.environ["STAGESUB_TENANT_SERVER_URL"])
     name = f"refsrc_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -18,10 +18,10 @@ import subprocess
 import sys
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tests.conftest import BACKEND, PASSWORD
 from tests.inplace import pg_restore_in_place, sqlite_restore_in_place
+from tests.pgurls import without_pool
 from tests.web.test_serve import _free_port, _wait_for
 
 
@@ -43,19 +43,13 @@ def _env(tmp_path: Path) -> dict:
         # Through PgBouncer the server URL also names the pool (`pool_host`, `pool_port`):
         # StageSub's own options, which libpq refuses. The control database and this set-up
         # connect directly, as the suite's own control database does.
-        direct = _without_pool(server)
+        direct = without_pool(server)
         control = f"stagesub_control_{secrets.token_hex(4)}"
         with psycopg.connect(direct, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{control}"')
         env["STAGESUB_TENANT_SERVER_URL"] = server
         env["STAGESUB_DATABASE_URL"] = direct.replace("/postgres?", f"/{control}?")
     return env
-
-
-def _without_pool(url: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("pool_host", "pool_port")]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
 
 
 def _stagesub(env: dict, *args: str) -> str:
