@@ -138,6 +138,14 @@ def dashboard(repeats: int) -> dict:
     )
     client = Client(HTTP_HOST="stagesub.test")
     client.force_login(user)
+    # The console opens only after the second factor, as in production: an enrolled device and
+    # a session that has passed it (what django_otp.login records).
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
     results = {}
     for label, url in QUERIES.items():
         client.get(url)  # warm: templates compiled, connections open
