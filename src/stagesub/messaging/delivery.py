@@ -189,7 +189,7 @@ def _claim(pk: int, at: datetime.datetime) -> Message | None:
     return rows.first()
 
 
-def _start_attempt(pk: int, at: datetime.datetime) -> Message | None:
+def start_attempt(pk: int, at: datetime.datetime) -> Message | None:
     """Claim the message and commit the attempt (or its cancellation) before any SMTP call."""
     with orchestra_atomic():
         message = _claim(pk, at)
@@ -214,7 +214,7 @@ def _start_attempt(pk: int, at: datetime.datetime) -> Message | None:
     return message
 
 
-def _settle(message: Message, **fields) -> None:
+def settle(message: Message, **fields) -> None:
     Message.objects.filter(pk=message.pk).update(**fields)  # one statement: atomic on its own
 
 
@@ -235,7 +235,7 @@ def _recover_interrupted(now: datetime.datetime) -> int:
     return count
 
 
-def _defer(pks: list[int], until: datetime.datetime) -> int:
+def defer(pks: list[int], until: datetime.datetime) -> int:
     if not pks:
         return 0
     return Message.objects.filter(pk__in=pks, status=Message.Status.QUEUED).update(
@@ -274,7 +274,7 @@ def deliver_due(
         return report
     retry_at = outages.retry_at(now)
     if retry_at is not None:
-        report.deferred = _defer(due, retry_at)  # the server failed moments ago: not again yet
+        report.deferred = defer(due, retry_at)  # the server failed moments ago: not again yet
         return report
     origin = origin_of(orchestra_name)
     # One SMTP session for the whole batch, opened when the first message is ready.
@@ -284,7 +284,7 @@ def deliver_due(
             if deadline is not None and time.monotonic() >= deadline:
                 report.unfinished = True
                 break
-            message = _start_attempt(pk, clock())
+            message = start_attempt(pk, clock())
             if message is None:
                 continue
             if message.status == Message.Status.CANCELLED:
@@ -314,14 +314,14 @@ def deliver_due(
                     continue
                 # The server itself failed: stop here and defer the rest of the batch.
                 retry = clock() + outage_backoff(message.attempts)
-                _settle(
+                settle(
                     message,
                     status=Message.Status.QUEUED,
                     last_error=_describe(exc),
                     next_attempt_at=retry,
                 )
                 outages.down(retry)
-                report.deferred = _defer(due[index + 1 :], retry)
+                report.deferred = defer(due[index + 1 :], retry)
                 logger.error(
                     "orchestra %s: mail server unreachable (%s); batch stopped, %d more deferred until %s",
                     subdomain,
@@ -331,7 +331,7 @@ def deliver_due(
                 )
                 _close(connection)
                 break
-            _settle(message, status=Message.Status.SENT, sent_at=clock())
+            settle(message, status=Message.Status.SENT, sent_at=clock())
             outages.up()
             report.sent += 1
     finally:
@@ -347,10 +347,10 @@ def _message_failed(
     message: Message, exc: Exception, code: int | None, at: datetime.datetime, subdomain: str
 ) -> None:
     if code is not None and code >= 500:
-        _settle(message, status=Message.Status.FAILED, last_error=_describe(exc))
+        settle(message, status=Message.Status.FAILED, last_error=_describe(exc))
         outcome = "refused for good"
     else:
-        _settle(
+        settle(
             message,
             status=Message.Status.QUEUED,
             last_error=_describe(exc),

@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 from stagesub.crypto import SecretUnreadable
 from stagesub.messaging.delivery import (
     DeliveryReport,
-    _defer,
-    _settle,
-    _start_attempt,
     backoff,
+    defer,
+    settle,
+    start_attempt,
 )
 from stagesub.messaging.models import Message
 from stagesub.sms.models import SmsSettings
@@ -62,14 +62,14 @@ def deliver_due(
         provider = provider_for(sms)
     except (SecretUnreadable, ValueError) as exc:
         logger.error("orchestra %s: SMS account unusable: %s", current_binding().subdomain, exc)
-        report.deferred = _defer(due, now + backoff(1))
+        report.deferred = defer(due, now + backoff(1))
         return report
     for index, pk in enumerate(due):
         if deadline is not None and time.monotonic() >= deadline:
             report.unfinished = True
             break
         at = now + datetime.timedelta(seconds=time.monotonic() - started)
-        message = _start_attempt(pk, at)
+        message = start_attempt(pk, at)
         if message is None:
             continue
         if message.status == Message.Status.CANCELLED:
@@ -80,20 +80,20 @@ def deliver_due(
         except SmsError as exc:
             report.failed += 1
             if exc.permanent:
-                _settle(message, status=Message.Status.FAILED, last_error=str(exc)[:500])
+                settle(message, status=Message.Status.FAILED, last_error=str(exc)[:500])
                 continue
             wait = backoff(message.attempts)
             if exc.retry_after is not None:
                 wait = datetime.timedelta(seconds=exc.retry_after)
             retry = at + wait
-            _settle(
+            settle(
                 message,
                 status=Message.Status.QUEUED,
                 last_error=str(exc)[:500],
                 next_attempt_at=retry,
             )
             # The provider itself is the trouble: the rest waits too, untried.
-            report.deferred = _defer(due[index + 1 :], retry)
+            report.deferred = defer(due[index + 1 :], retry)
             logger.warning(
                 "orchestra %s: SMS provider: %s; %d more deferred",
                 current_binding().subdomain,
@@ -101,6 +101,6 @@ def deliver_due(
                 report.deferred,
             )
             break
-        _settle(message, status=Message.Status.SENT, sent_at=timezone.now())
+        settle(message, status=Message.Status.SENT, sent_at=timezone.now())
         report.sent += 1
     return report
