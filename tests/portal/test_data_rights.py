@@ -216,3 +216,17 @@ def test_retention_settings_are_saved_and_bad_values_refused(goteborg):
     with use_orchestra(goteborg):
         policy = Retention.current()
         assert (policy.message_body_days, policy.archived_erase_months) == (90, None)
+
+
+def test_erasure_never_touches_another_orchestras_mail(goteborg, malmo, mailbox):
+    # The mailbox folder is the whole platform's: Malmö's mail to a musician of the same name
+    # (and address) is Malmö's record, not Göteborg's to erase.
+    person_with_history(malmo, mailbox)
+    malmos = {p.name: p.read_text() for p in mailbox.iterdir()}
+    musician, _need = person_with_history(goteborg, mailbox)
+    with use_orchestra(goteborg):
+        rights.erase(musician, actor_label="test")
+    for name, text in malmos.items():
+        assert (mailbox / name).read_text() == text
+    ours = [p for p in mailbox.iterdir() if p.name not in malmos]
+    assert ours and not any(NAME in p.read_text() for p in ours)  # Göteborg's mail is clean

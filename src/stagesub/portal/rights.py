@@ -214,17 +214,26 @@ def _remove_other_files_naming(terms: list[str]) -> int:
     return removed
 
 
+_MESSAGE_ID = re.compile(r"^Message-ID: <([0-9a-f-]{36})@stagesub>$", re.MULTILINE | re.IGNORECASE)
+
+
 def _clean_mailbox(pattern: re.Pattern) -> int:
-    """The embedded mailbox folder (file e-mail backend): rewrite files naming the musician."""
+    """The embedded mailbox folder (file e-mail backend): rewrite files naming the musician.
+
+    The folder is the whole platform's: only mail this orchestra sent (a Message-ID of its own
+    outbox) is touched, never another orchestra's mail about someone of the same name.
+    """
     folder = getattr(settings, "EMAIL_FILE_PATH", None)
     if not folder or not Path(folder).is_dir():
         return 0
+    ours = {str(uid) for uid in Message.objects.values_list("uid", flat=True)}
     cleaned = 0
     for path in Path(folder).iterdir():
         if not path.is_file():
             continue
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
-        if pattern.search(text):
+        sent_by_us = any(m.lower() in ours for m in _MESSAGE_ID.findall(text))
+        if sent_by_us and pattern.search(text):
             path.write_text(pattern.sub(ERASED, text), encoding="utf-8", errors="surrogateescape")
             cleaned += 1
     return cleaned
