@@ -223,3 +223,20 @@ def test_decommission_needs_the_typed_subdomain(console, goteborg):
     assert Orchestra.objects.get(pk=goteborg.pk).status == "archived"
     page = console.get(_url(goteborg)).content.decode()
     assert "Decommission orchestra" not in page and "archived" in page
+
+
+def test_suspension_is_announced_to_every_web_process(goteborg, superadmin):
+    # Other processes poll the routing generation, not this process's host cache: a suspension
+    # must move it, or they keep serving the orchestra until their cache expires.
+    from stagesub.tenancy.models import RoutingGeneration
+
+    def generation() -> int:
+        row = RoutingGeneration.objects.first()
+        return row.value if row else 0
+
+    before = generation()
+    actions.set_suspended(goteborg, True, "unpaid invoice", actor=superadmin)
+    assert generation() > before
+    after_suspend = generation()
+    actions.set_suspended(goteborg, False, "paid", actor=superadmin)
+    assert generation() > after_suspend

@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 from stagesub.superadmin.models import ProvisioningJob
 from stagesub.superadmin.tasks import run_provisioning_job
 from stagesub.tenancy import audit, operations
-from stagesub.tenancy.binding import directory
 from stagesub.tenancy.models import Orchestra
 
 UNFINISHED = (ProvisioningJob.Status.QUEUED, ProvisioningJob.Status.RUNNING)
@@ -95,7 +94,8 @@ def set_suspended(orchestra: Orchestra, suspended: bool, reason: str, *, actor) 
                 )
     except operations.OperationRefused as exc:
         raise _refused_by_operation(exc) from exc
-    directory.forget(orchestra.subdomain)
+    # Every web process, not only this one: the routing generation is bumped (within one poll).
+    operations.forget_route(orchestra)
 
 
 def _abandon_stale_jobs(orchestra: Orchestra, kind: str) -> None:

@@ -103,7 +103,7 @@ def decommission(
             previous_status=was,
             keep_days=keep_days,
         )
-        operations._forget_route(current)
+        operations.forget_route(current)
         if settle and was != Orchestra.Status.SUSPENDED:
             # Every process's routing cache now shows the suspended page: nothing writes after
             # this, so the backup below holds the orchestra's last state.
@@ -149,7 +149,7 @@ def decommission(
                 backup=str(backup.path),
                 drop_after=drop_after.isoformat(),
             )
-        operations._forget_route(current)
+        operations.forget_route(current)
     archived = Orchestra.objects.get(pk=orchestra.pk)
     return DecommissionResult(archived, drop_after, backup)
 

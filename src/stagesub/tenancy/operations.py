@@ -122,17 +122,17 @@ def maintenance(orchestra: Orchestra, reason: str, *, settle: bool = True) -> It
     """
     reason = reason[:200] or "maintenance"
     Orchestra.objects.filter(pk=orchestra.pk).update(maintenance_reason=reason)
-    _forget_route(orchestra)
+    forget_route(orchestra)
     try:
         if settle:
             time.sleep(routing_cache_seconds())
         yield
     finally:
         Orchestra.objects.filter(pk=orchestra.pk).update(maintenance_reason="")
-        _forget_route(orchestra)
+        forget_route(orchestra)
 
 
-def _forget_route(orchestra: Orchestra) -> None:
+def forget_route(orchestra: Orchestra) -> None:
     from stagesub.tenancy import connections
     from stagesub.tenancy.binding import announce_route_change, directory
 
@@ -205,7 +205,7 @@ def switch_database(
             to_database=target.database_name,
             previous=retired.database_name if retired else None,
         )
-    _forget_route(orchestra)
+    forget_route(orchestra)
     return retired
 
 
@@ -287,7 +287,7 @@ def clear_stale_operations(now: datetime.datetime | None = None) -> list[str]:
             operation_owner=orchestra.operation_owner,
         ).update(operation="", operation_started_at=None, operation_owner="", maintenance_reason="")
         if done:
-            _forget_route(orchestra)
+            forget_route(orchestra)
             audit.record(
                 "fleet.operation_abandoned",
                 orchestra=orchestra,

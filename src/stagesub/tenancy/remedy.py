@@ -66,7 +66,7 @@ def _block(orchestra: Orchestra, why: str) -> bool:
         .exclude(maintenance_reason__startswith=BLOCK_PREFIX)
         .update(maintenance_reason=reason)
     )
-    operations._forget_route(orchestra)
+    operations.forget_route(orchestra)
     return bool(changed)
 
 
@@ -192,7 +192,7 @@ def rehome(orchestra: Orchestra, log: Callable[[Orchestra, str, str], None]) -> 
     Orchestra.objects.filter(pk=orchestra.pk, maintenance_reason__startswith=BLOCK_PREFIX).update(
         maintenance_reason=""
     )
-    operations._forget_route(orchestra)
+    operations.forget_route(orchestra)
     audit.record(
         "isolation.rehomed",
         orchestra=orchestra,
@@ -221,7 +221,7 @@ def lift_blocks(report: IsolationReport) -> list[str]:
         if orchestra is None:
             continue
         Orchestra.objects.filter(pk=orchestra.pk).update(maintenance_reason="")
-        operations._forget_route(orchestra)
+        operations.forget_route(orchestra)
         audit.record("isolation.unblocked", orchestra=orchestra, actor_label="monitor")
         lifted.append(orchestra.subdomain)
     return lifted
