@@ -67,3 +67,16 @@ def test_file_storage_stops_at_the_plans_limit_and_keeps_nothing(goteborg, setti
     message = refused.value.message_dict["file"][0]
     assert "your plan allows 1 MB" in message and settings.PLATFORM_CONTACT in message
     assert len(on_disk) == 1  # the refused upload left no file behind
+
+
+def test_reactivating_from_the_users_pages_meets_the_staff_limit_too(goteborg, superadmin):
+    # staff.set_active writes one UPDATE (no pre_save): the same limit must hold there.
+    from stagesub.accounts import staff
+
+    change_plan(goteborg, "medium", {"staff_users": 2})
+    _staff(goteborg, "anna")
+    inactive = _staff(goteborg, "cecilia", is_active=False)
+    with pytest.raises(ValidationError) as refused:
+        staff.set_active(None, inactive.pk, True, actor=superadmin)
+    assert "allows 2 staff users" in refused.value.messages[0]
+    assert not User.objects.get(pk=inactive.pk).is_active

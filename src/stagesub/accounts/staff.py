@@ -15,6 +15,7 @@ from stagesub.accounts.invitations import email_taken
 from stagesub.accounts.models import User
 from stagesub.tenancy import audit
 from stagesub.tenancy.models import Orchestra
+from stagesub.tenancy.plans import refuse_beyond_staff_users
 from stagesub.validation import email_address
 
 STAFF_ROLES = (User.Role.ADMIN.value, User.Role.MEMBER.value)
@@ -85,6 +86,9 @@ def set_active(
             user = _target(orchestra, user_id, actor)
         if not active and user.role == User.Role.ADMIN and user.is_active:
             _keeps_an_admin(user.orchestra, user)
+        if active and not user.is_active:
+            # The UPDATE below bypasses the pre_save check: the plan's staff-user limit here.
+            refuse_beyond_staff_users(user.orchestra, adding_pk=user.pk)
         User.objects.filter(pk=user.pk).update(is_active=active)
         audit.record(
             "user.reactivated" if active else "user.deactivated",
