@@ -64,7 +64,8 @@ def inbound(request, secret: str):
 @admin_required
 def sms_settings(request):
     """The orchestra's 46elks account, its sender and which messages also go by SMS."""
-    current = SmsSettings.current() or SmsSettings()
+    saved = SmsSettings.current()
+    current = saved or SmsSettings()
     form = SmsSettingsForm(request.POST or None, instance=current)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -76,9 +77,13 @@ def sms_settings(request):
         {
             "form": form,
             "error_forms": [form] if form.errors else [],
+            # Only a saved secret: an unsaved row draws a new one on every page view, and an
+            # address copied from it into 46elks would never work.
             "webhook_url": request.build_absolute_uri(
                 reverse("sms:inbound", args=[current.webhook_secret])
-            ),
+            )
+            if saved is not None
+            else "",
         },
         status=400 if form.errors else 200,
     )
