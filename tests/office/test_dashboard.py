@@ -208,3 +208,16 @@ def test_dashboard_queries_do_not_grow_with_the_number_of_projects(make_orchestr
     assert small_tenant == large_tenant, (small_tenant, large_tenant)
     assert small_tenant <= 9
     assert small_control == large_control
+
+
+def test_a_project_running_several_weeks_stays_upcoming_until_its_last_day(goteborg):
+    today = timezone.localdate()
+    with use_orchestra(goteborg):
+        long_run = project("Ring-cykeln", days=1)
+        long_run.end_date = today + datetime.timedelta(days=30)
+        long_run.save()
+        two_weeks_on = today + datetime.timedelta(days=14)
+        assert long_run.is_upcoming(two_weeks_on)
+        assert long_run in [row.project for row in dashboard.upcoming_projects(two_weeks_on)]
+        after = today + datetime.timedelta(days=31)
+        assert long_run not in [row.project for row in dashboard.upcoming_projects(after)]

@@ -20,12 +20,6 @@ STALLED_SHOWN = 20
 ANSWER_KINDS = [OfferEvent.Kind.ACCEPTED, OfferEvent.Kind.DECLINED, OfferEvent.Kind.TIMED_OUT]
 
 
-def week_start(today: datetime.date) -> datetime.date:
-    """Monday of today's week: a project is upcoming until the Sunday of its start week ends
-    (Project.is_upcoming), so exactly the projects starting on or after this day are."""
-    return today - datetime.timedelta(days=today.weekday())
-
-
 @dataclass
 class UpcomingProject:
     project: Project
@@ -34,7 +28,7 @@ class UpcomingProject:
 
 def upcoming_projects(today: datetime.date) -> list[UpcomingProject]:
     projects = list(
-        Project.objects.filter(is_archived=False, start_date__gte=week_start(today)).order_by(
+        Project.objects.filter(is_archived=False, end_date__gte=today).order_by(
             "start_date", "name"
         )[:UPCOMING_SHOWN]
     )
@@ -72,7 +66,7 @@ def stalled_needs(today: datetime.date) -> QuerySet[Need]:
         Need.objects.filter(
             status=Need.Status.ACTIVE,
             project__is_archived=False,
-            project__start_date__gte=week_start(today),
+            project__end_date__gte=today,  # upcoming until its last day (Project.is_upcoming)
         )
         .annotate(
             sent=Count("offers"),
